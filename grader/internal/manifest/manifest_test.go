@@ -1,0 +1,156 @@
+package manifest
+
+import (
+	"errors"
+	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	workbook "github.com/microservices-workbook/workbook"
+)
+
+var update = flag.Bool("update", false, "rewrite the README checklists from the manifests")
+
+const valid = `{
+  "exercise": "ex07",
+  "title": {"en": "Circuit Breaker", "es": "Circuit Breaker"},
+  "criteria": [
+    {"id": "ex07.state-machine", "title": {"en": "State machine", "es": "Máquina de estados"},
+     "category": "resilience", "weight": 1, "test": "TestStateMachine", "hint": "trip at the threshold", "requires": []}
+  ]
+}`
+
+func TestParseValid(t *testing.T) {
+	m, err := Parse("ex07-breaker", []byte(valid))
+	require.NoError(t, err)
+	assert.Equal(t, "ex07", m.Exercise)
+	assert.Equal(t, "ex07-breaker", m.Dir)
+	assert.Equal(t, []string{"TestStateMachine"}, m.Tests())
+	assert.Equal(t, Resilience, m.Criteria[0].Category)
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := []struct {
+		name, dir, old, new, want string
+	}{
+		{"unknown field", "ex07-breaker", `"weight": 1`, `"weight": 1, "points": 3`, "unknown field"},
+		{"bad category", "ex07-breaker", `"resilience"`, `"speed"`, "unknown category"},
+		{"zero weight", "ex07-breaker", `"weight": 1`, `"weight": 0`, "not positive"},
+		{"id of another exercise", "ex07-breaker", `"ex07.state-machine"`, `"ex06.state-machine"`, "is not of the form"},
+		{"test name", "ex07-breaker", `"TestStateMachine"`, `"stateMachine"`, "not a Go test name"},
+		{"no hint", "ex07-breaker", `"trip at the threshold"`, `""`, "no hint"},
+		{"no spanish title", "ex07-breaker", `"es": "Máquina de estados"`, `"es": ""`, "title needs both"},
+		{"directory mismatch", "ex06-gateway", "", "", "does not start with"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			data := valid
+			if tc.old != "" {
+				require.Contains(t, data, tc.old)
+				data = strings.Replace(data, tc.old, tc.new, 1)
+			}
+			_, err := Parse(tc.dir, []byte(data))
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, ErrInvalid), "want ErrInvalid, got %v", err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestLoadSortsAndRejectsDuplicates(t *testing.T) {
+	other := strings.ReplaceAll(valid, "ex07", "ex01")
+	fsys := fstest.MapFS{
+		"ex07-breaker/criteria.json":       {Data: []byte(valid)},
+		"ex01-decomposition/criteria.json": {Data: []byte(other)},
+	}
+	ms, err := Load(fsys)
+	require.NoError(t, err)
+	require.Len(t, ms, 2)
+	assert.Equal(t, "ex01", ms[0].Exercise)
+	assert.Equal(t, "ex07", ms[1].Exercise)
+
+	fsys["ex07-copy/criteria.json"] = &fstest.MapFile{Data: []byte(valid)}
+	_, err = Load(fsys)
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+func TestSyncReadme(t *testing.T) {
+	m, err := Parse("ex07-breaker", []byte(valid))
+	require.NoError(t, err)
+	readme := "# Title\n\n" + ChecklistBegin + "\nstale\n" + ChecklistEnd + "\n\nmore\n"
+	got, err := m.SyncReadme(readme)
+	require.NoError(t, err)
+	assert.Contains(t, got, "| ☐ | State machine | Máquina de estados | `ex07.state-machine` | resilience |")
+	assert.NotContains(t, got, "stale")
+	assert.True(t, strings.HasSuffix(got, ChecklistEnd+"\n\nmore\n"))
+
+	_, err = m.SyncReadme("# no markers")
+	assert.ErrorIs(t, err, ErrNoChecklist)
+}
+
+// repoRoot is the module root, three levels above this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	require.NoError(t, err)
+	return root
+}
+
+// TestReadmeChecklists fails when an exercise README's checklist differs from its manifest.
+// Run with -update to rewrite the checklists.
+func TestReadmeChecklists(t *testing.T) {
+	ms, err := Load(workbook.Pristine())
+	require.NoError(t, err)
+	require.NotEmpty(t, ms, "no exercise manifests embedded")
+	for _, m := range ms {
+		t.Run(m.Exercise, func(t *testing.T) {
+			file := filepath.Join(repoRoot(t), m.Dir, "README.md")
+			data, err := os.ReadFile(file)
+			require.NoError(t, err)
+			want, err := m.SyncReadme(string(data))
+			require.NoError(t, err)
+			if *update {
+				require.NoError(t, os.WriteFile(file, []byte(want), 0o644))
+				return
+			}
+			assert.Equal(t, want, string(data),
+				"%s/README.md checklist is out of date with %s/criteria.json; run: go test ./grader/internal/manifest -run TestReadmeChecklists -update", m.Dir, m.Dir)
+		})
+	}
+}
+
+// TestDecidingTestsExist checks that each criterion names a top-level test function of its
+// exercise's criteria_test.go, and that every test there decides a criterion.
+func TestDecidingTestsExist(t *testing.T) {
+	ms, err := Load(workbook.Pristine())
+	require.NoError(t, err)
+	for _, m := range ms {
+		t.Run(m.Exercise, func(t *testing.T) {
+			src, err := fs.ReadFile(workbook.Pristine(), m.Dir+"/criteria_test.go")
+			require.NoError(t, err)
+			f, err := parser.ParseFile(token.NewFileSet(), "criteria_test.go", src, parser.SkipObjectResolution)
+			require.NoError(t, err)
+			declared := map[string]bool{}
+			for _, d := range f.Decls {
+				if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Test") {
+					declared[fn.Name.Name] = true
+				}
+			}
+			for _, c := range m.Criteria {
+				assert.True(t, declared[c.Test], "%s: criterion %s names %s, which criteria_test.go does not declare", m.Dir, c.ID, c.Test)
+				delete(declared, c.Test)
+			}
+			assert.Empty(t, declared, "%s/criteria_test.go has tests that decide no criterion", m.Dir)
+		})
+	}
+}

@@ -1,0 +1,96 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func sample() *Report {
+	return &Report{
+		Version: Version, Target: "working tree at /w", Score: 13, MaxScore: 24,
+		Band: "Needs improvement",
+		Rubric: []Category{
+			{Category: "resilience", Title: "Resilience / Resiliencia", Level: 2, Met: 2, Total: 4},
+			{Category: "observability", Title: "Observability / Observabilidad", Level: 0},
+		},
+		Exercises: []Exercise{{
+			ID: "ex07", Title: "Circuit Breaker", Dir: "ex07-breaker", Build: "ok", DurationMS: 1500,
+			Criteria: []Criterion{
+				{ID: "ex07.state-machine", Title: "State machine", TitleES: "Máquina de estados", Category: "resilience", Weight: 1, Status: Met, Test: "TestStateMachine", Hint: "h1"},
+				{ID: "ex07.thresholds", Title: "Thresholds", TitleES: "Umbrales", Category: "resilience", Weight: 1, Status: Unmet, Test: "TestConfigurableThresholds",
+					Message: "=== RUN   TestConfigurableThresholds\n    criteria_test.go:10: want open after 5 failures, got closed\n--- FAIL: TestConfigurableThresholds (0.00s)\n", Hint: "count consecutive failures"},
+				{ID: "ex05.consul", Title: "Consul", TitleES: "Consul", Category: "architecture", Weight: 1, Status: NotVerified, Test: "TestConsul", Message: "consul is not on PATH", Hint: "install consul"},
+			},
+			Quality: []QualityItem{{Check: "gofmt", Status: Met}, {Check: "docs", Status: Unmet, Message: "1 exported without a doc comment: X"}},
+		}},
+		NotVerified: []string{"ex05.consul"},
+	}
+}
+
+func TestJSONHasTheDocumentedFields(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, sample(), JSON))
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &got))
+	for _, k := range []string{"version", "target", "score", "max_score", "band", "rubric", "exercises"} {
+		assert.Contains(t, got, k)
+	}
+	rubric := got["rubric"].([]any)[0].(map[string]any)
+	for _, k := range []string{"category", "level", "met", "total"} {
+		assert.Contains(t, rubric, k)
+	}
+	ex := got["exercises"].([]any)[0].(map[string]any)
+	for _, k := range []string{"id", "dir", "build", "tampered", "duration_ms", "criteria"} {
+		assert.Contains(t, ex, k)
+	}
+	c := ex["criteria"].([]any)[1].(map[string]any)
+	for _, k := range []string{"id", "title", "category", "status", "test", "message", "hint"} {
+		assert.Contains(t, c, k)
+	}
+	assert.Equal(t, "unmet", c["status"])
+}
+
+func TestTextShowsTheChecklistWithHints(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, sample(), Text))
+	out := buf.String()
+	assert.Contains(t, out, "✅ State machine — Máquina de estados (ex07.state-machine)")
+	assert.Contains(t, out, "❌ Thresholds — Umbrales (ex07.thresholds)")
+	assert.Contains(t, out, "hint: count consecutive failures")
+	assert.Contains(t, out, "want open after 5 failures, got closed")
+	assert.NotContains(t, out, "=== RUN")
+	assert.Contains(t, out, "Resilience / Resiliencia")
+	assert.Contains(t, out, "Total: 13/24 — Needs improvement")
+	assert.Contains(t, out, "ex05.consul")
+	assert.NotContains(t, out, "\x1b[", "no colour codes")
+}
+
+func TestMarkdown(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, sample(), Markdown))
+	out := buf.String()
+	assert.Contains(t, out, "## Workbook grade: 13/24")
+	assert.Contains(t, out, "| Resilience / Resiliencia | ★★☆☆ | 2/4 |")
+	assert.Contains(t, out, "- ❌ **Thresholds** (`ex07.thresholds`) — unmet: count consecutive failures")
+}
+
+func TestJUnitIsValidXML(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, sample(), JUnit))
+	var got junitSuites
+	require.NoError(t, xml.Unmarshal(buf.Bytes(), &got))
+	require.Len(t, got.Suites, 1)
+	assert.Equal(t, 3, got.Tests)
+	assert.Equal(t, 1, got.Failures)
+	assert.Equal(t, 1, got.Skipped)
+	assert.Equal(t, "unmet", got.Suites[0].Cases[1].Failure.Type)
+}
+
+func TestUnknownFormat(t *testing.T) {
+	assert.Error(t, Write(&bytes.Buffer{}, sample(), Format("yaml")))
+}

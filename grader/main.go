@@ -1,0 +1,203 @@
+// Command grader grades a checkout of the workbook against the criteria of its exercises and
+// scores it on the 24-point rubric.
+//
+// Usage:
+//
+//	go run ./grader [flags] [exNN ...]
+//
+// With no exercise named it grades every exercise. It grades with its own pristine copies of the
+// test files; run it from a trusted copy (for example a tagged version of the module) to make it
+// tamper-proof.
+//
+// Exit status: 0 when it graded, whatever the score; 1 when -min-score is set and the score is
+// lower; 2 on a usage error; 3 when grading itself failed.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/microservices-workbook/workbook/grader/internal/grade"
+	"github.com/microservices-workbook/workbook/grader/internal/report"
+)
+
+// The exit statuses.
+const (
+	exitOK       = 0
+	exitLowScore = 1
+	exitUsage    = 2
+	exitFailed   = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a problem with the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+type config struct {
+	opts     grade.Options
+	format   report.Format
+	out      string
+	minScore int
+	quiet    bool
+}
+
+func parse(args []string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("grader", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg     config
+		dir     = fs.String("dir", "", "grade the checkout at `DIR` (default: the workbook containing the current directory)")
+		format  = fs.String("format", "text", "report `format`: text, json, markdown or junit")
+		noRace  = fs.Bool("no-race", false, "run the tests without the race detector (the race check is then unmet)")
+		exLimit = fs.Duration("timeout", 10*time.Minute, "time limit for each exercise, builds included")
+		tLimit  = fs.Duration("test-timeout", 2*time.Minute, "time limit for one run of an exercise's tests (go test -timeout)")
+	)
+	fs.BoolVar(&cfg.opts.Solutions, "solutions", false, "grade the reference solutions in solutions/ instead of the exercises")
+	fs.StringVar(&cfg.out, "o", "", "write the report to `FILE` instead of standard output")
+	fs.IntVar(&cfg.minScore, "min-score", 0, "exit with status 1 when the score is lower than `N` (out of the report's max_score)")
+	fs.BoolVar(&cfg.quiet, "q", false, "do not print progress on standard error")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run ./grader [flags] [exNN ...]\n\nGrades the workbook's exercises and scores them on the 24-point rubric.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{err.Error()}
+	}
+	cfg.format = report.Format(*format)
+	if !slices.Contains(report.Formats(), cfg.format) {
+		return nil, usageError{fmt.Sprintf("unknown -format %q: want text, json, markdown or junit", *format)}
+	}
+	if *exLimit <= 0 || *tLimit <= 0 {
+		return nil, usageError{"-timeout and -test-timeout must be positive"}
+	}
+	if cfg.minScore < 0 {
+		return nil, usageError{"-min-score must not be negative"}
+	}
+	root, err := findRoot(*dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.opts.Root = root
+	cfg.opts.Exercises = fs.Args()
+	cfg.opts.NoRace = *noRace
+	cfg.opts.ExerciseTimeout = *exLimit
+	cfg.opts.TestTimeout = *tLimit
+	return &cfg, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parse(args, stderr)
+	var uerr usageError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &uerr):
+		fmt.Fprintf(stderr, "grader: %s\nRun 'go run ./grader -h' for usage.\n", uerr.msg)
+		return exitUsage
+	case err != nil:
+		fmt.Fprintf(stderr, "grader: %v\n", err)
+		return exitFailed
+	}
+	level := slog.LevelInfo
+	if cfg.quiet {
+		level = slog.LevelError
+	}
+	cfg.opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	rep, err := grade.Grade(ctx, cfg.opts)
+	if errors.Is(err, grade.ErrUnknownExercise) {
+		fmt.Fprintf(stderr, "grader: %v\n", err)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "grader: %v\n", err)
+		return exitFailed
+	}
+	if err := write(rep, cfg, stdout); err != nil {
+		fmt.Fprintf(stderr, "grader: writing the report: %v\n", err)
+		return exitFailed
+	}
+	if cfg.minScore > 0 && rep.Score < cfg.minScore {
+		fmt.Fprintf(stderr, "grader: score %d/%d is below -min-score %d\n", rep.Score, rep.MaxScore, cfg.minScore)
+		return exitLowScore
+	}
+	return exitOK
+}
+
+func write(rep *report.Report, cfg *config, stdout io.Writer) (err error) {
+	if cfg.out == "" {
+		return report.Write(stdout, rep, cfg.format)
+	}
+	f, err := os.Create(cfg.out)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
+	w := bufio.NewWriter(f)
+	if err := report.Write(w, rep, cfg.format); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// modulePath is the workbook's module path; findRoot looks for a go.mod that declares it.
+const modulePath = "github.com/microservices-workbook/workbook"
+
+// findRoot returns dir, or the closest directory above the current one whose go.mod declares the
+// workbook module.
+func findRoot(dir string) (string, error) {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
+			return "", usageError{fmt.Sprintf("-dir %s: no go.mod there", dir)}
+		}
+		return abs, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && declares(data, modulePath) {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", usageError{"not inside the workbook (no go.mod declaring " + modulePath + " here or above); use -dir"}
+		}
+	}
+}
+
+func declares(gomod []byte, module string) bool {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" && strings.Trim(f[1], `"`) == module {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	workbook "github.com/microservices-workbook/workbook"
+	"github.com/microservices-workbook/workbook/grader/internal/manifest"
+	"github.com/microservices-workbook/workbook/grader/internal/report"
+	"github.com/microservices-workbook/workbook/grader/internal/workspace"
+)
+
+// root is the workbook checkout these tests grade: the one they are part of.
+func root(t *testing.T) string {
+	t.Helper()
+	r, err := filepath.Abs("..")
+	require.NoError(t, err)
+	return r
+}
+
+// copyRoot returns a throwaway copy of the checkout.
+func copyRoot(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	require.NoError(t, workspace.Copy(dst, root(t), workspace.Limits{}))
+	return dst
+}
+
+// gradeJSON runs the command and decodes its JSON report.
+func gradeJSON(t *testing.T, args ...string) *report.Report {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append([]string{"-q", "-format", "json"}, args...), &stdout, &stderr)
+	require.Equal(t, exitOK, code, "grader %v failed: %s", args, stderr.String())
+	var rep report.Report
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep), "report: %s", stdout.String())
+	return &rep
+}
+
+func statuses(ex report.Exercise) map[string]string {
+	got := map[string]string{}
+	for _, c := range ex.Criteria {
+		got[c.ID] = c.Status
+	}
+	return got
+}
+
+func describe(ex report.Exercise) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s build=%s tampered=%v %v\n%s\n", ex.ID, ex.Build, ex.Tampered, ex.TamperReasons, ex.BuildOutput)
+	for _, c := range ex.Criteria {
+		fmt.Fprintf(&b, "  %s %s\n", c.Status, c.ID)
+		if c.Status != report.Met {
+			fmt.Fprintf(&b, "%s\n", report.Summary(c.Message, 15))
+		}
+	}
+	for _, q := range ex.Quality {
+		fmt.Fprintf(&b, "  quality %s %s %s\n", q.Check, q.Status, q.Message)
+	}
+	return b.String()
+}
+
+func TestUsage(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want int
+		says string
+	}{
+		{"help", []string{"-h"}, exitOK, "usage: go run ./grader"},
+		{"unknown flag", []string{"-frobnicate"}, exitUsage, "flag provided but not defined"},
+		{"unknown format", []string{"-format", "yaml"}, exitUsage, `unknown -format "yaml"`},
+		{"unknown exercise", []string{"-dir", root(t), "ex99"}, exitUsage, `unknown exercise "ex99"`},
+		{"no checkout", []string{"-dir", t.TempDir()}, exitUsage, "no go.mod there"},
+		{"bad timeout", []string{"-timeout", "0s"}, exitUsage, "must be positive"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, &stdout, &stderr)
+			assert.Equal(t, tc.want, code)
+			assert.Contains(t, stderr.String(), tc.says)
+		})
+	}
+}
+
+// TestSolutionsMeetEveryCriterion grades the reference solutions: every criterion met, every
+// quality check met, full marks.
+func TestSolutionsMeetEveryCriterion(t *testing.T) {
+	rep := gradeJSON(t, "-dir", root(t), "-solutions")
+	require.NotEmpty(t, rep.Exercises)
+	for _, ex := range rep.Exercises {
+		assert.Equal(t, "ok", ex.Build, describe(ex))
+		assert.False(t, ex.Tampered, describe(ex))
+		for _, c := range ex.Criteria {
+			if c.Status == report.NotVerified {
+				continue
+			}
+			assert.Equal(t, report.Met, c.Status, "%s\n%s", c.ID, describe(ex))
+		}
+		for _, q := range ex.Quality {
+			assert.Equal(t, report.Met, q.Status, "%s quality %s: %s", ex.ID, q.Check, q.Message)
+		}
+	}
+	assert.Equal(t, rep.MaxScore, rep.Score)
+	assert.Equal(t, 24, rep.MaxScore, "the graded exercises should cover all six rubric categories")
+}
+
+// TestStartersMeetNothing grades the starter code as a fresh clone has it: it builds, is not
+// tampered, and meets no criterion.
+func TestStartersMeetNothing(t *testing.T) {
+	rep := gradeJSON(t, "-dir", root(t))
+	require.NotEmpty(t, rep.Exercises)
+	for _, ex := range rep.Exercises {
+		assert.Equal(t, "ok", ex.Build, describe(ex))
+		assert.False(t, ex.Tampered, describe(ex))
+		assert.Zero(t, ex.Met(), describe(ex))
+		for _, q := range ex.Quality {
+			assert.NotEqual(t, report.Met, q.Status, "%s: quality counts before any criterion is met", ex.ID)
+		}
+	}
+	for _, c := range rep.Rubric {
+		assert.LessOrEqual(t, c.Level, 1, c.Category)
+	}
+}
+
+// TestTamperedCopies edits a starter's tests so that they pass, or adds a TestMain that exits
+// early: the criteria stay unmet and the exercise is reported as tampered.
+func TestTamperedCopies(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(t *testing.T, dir string)
+		reason string
+	}{
+		{"tests edited to pass, over a correct implementation", func(t *testing.T, dir string) {
+			// Even a correct implementation earns nothing once its tests were edited.
+			code, _, err := workspace.GoFiles(filepath.Join(dir, "solutions", "ex07-breaker"))
+			require.NoError(t, err)
+			for _, f := range code {
+				data, err := os.ReadFile(filepath.Join(dir, "solutions", "ex07-breaker", f))
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "ex07-breaker", f), data, 0o644))
+			}
+			ms, err := manifest.Load(workbook.Pristine())
+			require.NoError(t, err)
+			var b strings.Builder
+			b.WriteString("package breaker\n\nimport \"testing\"\n")
+			for _, m := range ms {
+				if m.Exercise != "ex07" {
+					continue
+				}
+				for _, name := range m.Tests() {
+					fmt.Fprintf(&b, "\nfunc %s(t *testing.T) {}\n", name)
+				}
+			}
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "ex07-breaker", "criteria_test.go"), []byte(b.String()), 0o644))
+		}, "criteria_test.go was edited"},
+		{"TestMain exits 0", func(t *testing.T, dir string) {
+			src := "package breaker\n\nimport (\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestMain(m *testing.M) { os.Exit(0) }\n"
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "ex07-breaker", "main_test.go"), []byte(src), 0o644))
+		}, "main_test.go declares TestMain"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyRoot(t)
+			tc.change(t, dir)
+			rep := gradeJSON(t, "-dir", dir, "ex07")
+			require.Len(t, rep.Exercises, 1)
+			ex := rep.Exercises[0]
+			assert.True(t, ex.Tampered, describe(ex))
+			assert.Contains(t, strings.Join(ex.TamperReasons, "\n"), tc.reason)
+			assert.Zero(t, ex.Met(), describe(ex))
+		})
+	}
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	workbook "github.com/microservices-workbook/workbook"
+	"github.com/microservices-workbook/workbook/grader/internal/manifest"
+	"github.com/microservices-workbook/workbook/grader/internal/report"
+)
+
+// mutant is a plausible wrong implementation, described as text replacements in one file of a
+// reference solution (see CONTRIBUTING.md).
+type mutant struct {
+	Description string `json:"description"`
+	File        string `json:"file"`
+	Replace     []struct {
+		Old string `json:"old"`
+		New string `json:"new"`
+	} `json:"replace"`
+	// Fails lists the criteria that must not be met with the mutant applied.
+	Fails []string `json:"fails"`
+
+	dir, name string
+}
+
+// loadMutants reads testdata/<kind>/<exercise dir>/*.json.
+func loadMutants(t *testing.T, kind string) []mutant {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", kind, "*", "*.json"))
+	require.NoError(t, err)
+	var ms []mutant
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		require.NoError(t, err)
+		var m mutant
+		require.NoError(t, json.Unmarshal(data, &m), p)
+		require.NotEmpty(t, m.Fails, "%s names no criterion that must fail", p)
+		m.dir = filepath.Base(filepath.Dir(p))
+		m.name = m.dir + "/" + strings.TrimSuffix(filepath.Base(p), ".json")
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+// apply writes the mutant into the solution of a copy of the checkout.
+func (m mutant) apply(t *testing.T, checkout string) {
+	t.Helper()
+	file := filepath.Join(checkout, "solutions", m.dir, filepath.FromSlash(m.File))
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	src := string(data)
+	for _, r := range m.Replace {
+		require.Equal(t, 1, strings.Count(src, r.Old),
+			"mutant %s: the text to replace must occur exactly once in solutions/%s/%s:\n%s", m.name, m.dir, m.File, r.Old)
+		src = strings.Replace(src, r.Old, r.New, 1)
+	}
+	require.NoError(t, os.WriteFile(file, []byte(src), 0o644))
+}
+
+// TestMutantsAreCaught grades each mutant of a reference solution and checks that the criteria
+// it names are not met: each criterion test catches a plausible wrong implementation.
+func TestMutantsAreCaught(t *testing.T) {
+	mutants := loadMutants(t, "mutants")
+	require.NotEmpty(t, mutants)
+	var mu sync.Mutex
+	caught := map[string]bool{}
+	ran := map[string]bool{} // exercise dirs whose mutants ran (-run may select a few)
+	for _, m := range mutants {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			mu.Lock()
+			ran[m.dir] = true
+			mu.Unlock()
+			checkout := copyRoot(t)
+			m.apply(t, checkout)
+			rep := gradeJSON(t, "-dir", checkout, "-solutions", "-no-race", m.dir)
+			require.Len(t, rep.Exercises, 1)
+			got := statuses(rep.Exercises[0])
+			for _, id := range m.Fails {
+				require.Contains(t, got, id, "mutant %s names an unknown criterion", m.name)
+				if assert.NotEqual(t, report.Met, got[id], "mutant %q (%s) still meets %s", m.Description, m.name, id) {
+					mu.Lock()
+					caught[id] = true
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	t.Cleanup(func() {
+		// Every criterion is caught by at least one mutant.
+		ms, err := manifest.Load(workbook.Pristine())
+		require.NoError(t, err)
+		for _, m := range ms {
+			if !ran[m.Dir] {
+				continue // not selected by -run; TestEveryExerciseHasMutants covers the gap
+			}
+			for _, c := range m.Criteria {
+				assert.True(t, caught[c.ID], "no mutant shows that the test of %s catches a wrong implementation", c.ID)
+			}
+		}
+	})
+}
+
+// TestEveryExerciseHasMutants makes sure no exercise escapes TestMutantsAreCaught.
+func TestEveryExerciseHasMutants(t *testing.T) {
+	ms, err := manifest.Load(workbook.Pristine())
+	require.NoError(t, err)
+	for _, m := range ms {
+		files, err := filepath.Glob(filepath.Join("testdata", "mutants", m.Dir, "*.json"))
+		require.NoError(t, err)
+		assert.NotEmpty(t, files, "%s has no mutants in grader/testdata/mutants/%s", m.Exercise, m.Dir)
+	}
+}
+
+// TestCrashesAreContained grades the solutions with one exercise made to panic or hang in one
+// test: that test is reported as an error or a timeout, the exercise's other criteria and the
+// other exercises are graded as usual.
+func TestCrashesAreContained(t *testing.T) {
+	for _, m := range loadMutants(t, "crash") {
+		t.Run(m.name, func(t *testing.T) {
+			checkout := copyRoot(t)
+			m.apply(t, checkout)
+			rep := gradeJSON(t, "-dir", checkout, "-solutions", "-no-race", "-test-timeout", "5s")
+			for _, ex := range rep.Exercises {
+				for id, status := range statuses(ex) {
+					switch {
+					case slices.Contains(m.Fails, id):
+						want := report.Error
+						if strings.Contains(m.name, "hang") {
+							want = report.Timeout
+						}
+						assert.Equal(t, want, status, "%s\n%s", id, describe(ex))
+					case status != report.NotVerified:
+						assert.Equal(t, report.Met, status, "%s was sunk by a crash elsewhere\n%s", id, describe(ex))
+					}
+				}
+			}
+		})
+	}
+}
