@@ -93,6 +93,22 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+func TestMinScore(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "grade.xml")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-q", "-dir", root(t), "-format", "junit", "-o", out, "-min-score", "5", "ex07"}, &stdout, &stderr)
+	assert.Equal(t, exitLowScore, code, "the starter scores 1 per category graded: 4 for ex07's four categories")
+	assert.Contains(t, stderr.String(), "is below -min-score 5")
+	assert.Empty(t, stdout.String(), "the report goes to -o")
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "<testsuites")
+
+	code = run(context.Background(), []string{"-q", "-dir", root(t), "-format", "markdown", "-min-score", "4", "ex07"}, &stdout, &stderr)
+	assert.Equal(t, exitOK, code, stderr.String())
+	assert.Contains(t, stdout.String(), "## Workbook grade: 4/16")
+}
+
 // TestSolutionsMeetEveryCriterion grades the reference solutions: every criterion met, every
 // quality check met, full marks.
 func TestSolutionsMeetEveryCriterion(t *testing.T) {

@@ -121,9 +121,9 @@ func TestEveryExerciseHasMutants(t *testing.T) {
 	}
 }
 
-// TestCrashesAreContained grades the solutions with one exercise made to panic or hang in one
-// test: that test is reported as an error or a timeout, the exercise's other criteria and the
-// other exercises are graded as usual.
+// TestCrashesAreContained grades the solutions with one exercise made to fail to build, or to
+// panic or hang in one test: what is hit is reported as an error or a timeout, and the
+// exercise's other criteria and the other exercises are graded as usual.
 func TestCrashesAreContained(t *testing.T) {
 	for _, m := range loadMutants(t, "crash") {
 		t.Run(m.name, func(t *testing.T) {
@@ -131,6 +131,11 @@ func TestCrashesAreContained(t *testing.T) {
 			m.apply(t, checkout)
 			rep := gradeJSON(t, "-dir", checkout, "-solutions", "-no-race", "-test-timeout", "5s")
 			for _, ex := range rep.Exercises {
+				wantBuild := "ok"
+				if strings.HasSuffix(m.name, "/build") && ex.Dir == "solutions/"+m.dir {
+					wantBuild = "failed"
+				}
+				assert.Equal(t, wantBuild, ex.Build, describe(ex))
 				for id, status := range statuses(ex) {
 					switch {
 					case slices.Contains(m.Fails, id):
