@@ -3,9 +3,9 @@
 //
 // Usage:
 //
-//	go run ./grader [flags] [exNN ...]
+//	go run ./grader [flags] [exNN | exNN.criterion ...]
 //
-// With no exercise named it grades every exercise. It grades with its own pristine copies of the
+// With no exercise named it grades every exercise; a criterion id grades just that criterion. It grades with its own pristine copies of the
 // test files; run it from a trusted copy (for example a tagged version of the module) to make it
 // tamper-proof.
 //
@@ -77,7 +77,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.minScore, "min-score", 0, "exit with status 1 when the score is lower than `N` (out of the report's max_score)")
 	fs.BoolVar(&cfg.quiet, "q", false, "do not print progress on standard error")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: go run ./grader [flags] [exNN ...]\n\nGrades the workbook's exercises and scores them on the 24-point rubric.\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: go run ./grader [flags] [exNN | exNN.criterion ...]\n\nGrades the workbook's exercises (all when none is named) and scores them on the 24-point rubric.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -38,12 +38,23 @@ func copyRoot(t *testing.T) string {
 // gradeJSON runs the command and decodes its JSON report.
 func gradeJSON(t *testing.T, args ...string) *report.Report {
 	t.Helper()
+	rep, err := gradeReport(args...)
+	require.NoError(t, err)
+	return rep
+}
+
+// gradeReport runs the command and decodes its JSON report. It is safe to call from any
+// goroutine.
+func gradeReport(args ...string) (*report.Report, error) {
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), append([]string{"-q", "-format", "json"}, args...), &stdout, &stderr)
-	require.Equal(t, exitOK, code, "grader %v failed: %s", args, stderr.String())
+	if code := run(context.Background(), append([]string{"-q", "-format", "json"}, args...), &stdout, &stderr); code != exitOK {
+		return nil, fmt.Errorf("grader %v exited %d: %s", args, code, stderr.String())
+	}
 	var rep report.Report
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep), "report: %s", stdout.String())
-	return &rep
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		return nil, fmt.Errorf("grader %v: report: %w\n%s", args, err, stdout.String())
+	}
+	return &rep, nil
 }
 
 func statuses(ex report.Exercise) map[string]string {
@@ -94,6 +105,7 @@ func TestUsage(t *testing.T) {
 }
 
 func TestMinScore(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "grade.xml")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"-q", "-dir", root(t), "-format", "junit", "-o", out, "-min-score", "5", "ex07"}, &stdout, &stderr)
@@ -112,6 +124,7 @@ func TestMinScore(t *testing.T) {
 // TestSolutionsMeetEveryCriterion grades the reference solutions: every criterion met, every
 // quality check met, full marks.
 func TestSolutionsMeetEveryCriterion(t *testing.T) {
+	t.Parallel()
 	rep := gradeJSON(t, "-dir", root(t), "-solutions")
 	require.NotEmpty(t, rep.Exercises)
 	for _, ex := range rep.Exercises {
@@ -134,6 +147,7 @@ func TestSolutionsMeetEveryCriterion(t *testing.T) {
 // TestStartersMeetNothing grades the starter code as a fresh clone has it: it builds, is not
 // tampered, and meets no criterion.
 func TestStartersMeetNothing(t *testing.T) {
+	t.Parallel()
 	rep := gradeJSON(t, "-dir", root(t))
 	require.NotEmpty(t, rep.Exercises)
 	for _, ex := range rep.Exercises {
@@ -152,6 +166,7 @@ func TestStartersMeetNothing(t *testing.T) {
 // TestTamperedCopies edits a starter's tests so that they pass, or adds a TestMain that exits
 // early: the criteria stay unmet and the exercise is reported as tampered.
 func TestTamperedCopies(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		change func(t *testing.T, dir string)

@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +18,7 @@ import (
 	workbook "github.com/microservices-workbook/workbook"
 	"github.com/microservices-workbook/workbook/grader/internal/manifest"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
+	"github.com/microservices-workbook/workbook/grader/internal/workspace"
 )
 
 // mutant is a plausible wrong implementation, described as text replacements in one file of a
@@ -51,63 +55,116 @@ func loadMutants(t *testing.T, kind string) []mutant {
 	return ms
 }
 
-// apply writes the mutant into the solution of a copy of the checkout.
-func (m mutant) apply(t *testing.T, checkout string) {
-	t.Helper()
+// apply writes the mutant into the solution of the checkout.
+func (m mutant) apply(checkout string) error {
 	file := filepath.Join(checkout, "solutions", m.dir, filepath.FromSlash(m.File))
 	data, err := os.ReadFile(file)
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	src := string(data)
 	for _, r := range m.Replace {
-		require.Equal(t, 1, strings.Count(src, r.Old),
-			"mutant %s: the text to replace must occur exactly once in solutions/%s/%s:\n%s", m.name, m.dir, m.File, r.Old)
+		if n := strings.Count(src, r.Old); n != 1 {
+			return fmt.Errorf("mutant %s: the text to replace occurs %d times in solutions/%s/%s, not once:\n%s", m.name, n, m.dir, m.File, r.Old)
+		}
 		src = strings.Replace(src, r.Old, r.New, 1)
 	}
-	require.NoError(t, os.WriteFile(file, []byte(src), 0o644))
+	return os.WriteFile(file, []byte(src), 0o644)
 }
+
+// gradeMutant grades the criteria m must fail, in a copy of the checkout with m applied.
+func gradeMutant(source string, m mutant, extra ...string) (*report.Report, error) {
+	checkout, err := os.MkdirTemp("", "workbook-mutant-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(checkout)
+	if err := workspace.Copy(checkout, source, workspace.Limits{}); err != nil {
+		return nil, err
+	}
+	if err := m.apply(checkout); err != nil {
+		return nil, err
+	}
+	args := append([]string{"-dir", checkout, "-solutions", "-no-race"}, extra...)
+	return gradeReport(args...)
+}
+
+// mutantWorkers is how many mutants are graded at once. Most of a mutant's time is spent in
+// tests waiting out their bounded waits, not on the CPU, so this is more than the cores.
+const mutantWorkers = 4
 
 // TestMutantsAreCaught grades each mutant of a reference solution and checks that the criteria
 // it names are not met: each criterion test catches a plausible wrong implementation.
 func TestMutantsAreCaught(t *testing.T) {
+	t.Parallel()
 	mutants := loadMutants(t, "mutants")
 	require.NotEmpty(t, mutants)
-	var mu sync.Mutex
-	caught := map[string]bool{}
-	ran := map[string]bool{} // exercise dirs whose mutants ran (-run may select a few)
+	// Grade only the mutants that -run selects (for example -run 'TestMutantsAreCaught/ex07').
+	filter := regexp.MustCompile("")
+	if f := flag.Lookup("test.run"); f != nil {
+		if _, sub, ok := strings.Cut(f.Value.String(), "/"); ok {
+			if re, err := regexp.Compile(sub); err == nil {
+				filter = re
+			}
+		}
+	}
+	var selected []mutant
 	for _, m := range mutants {
+		if filter.MatchString(m.name) {
+			selected = append(selected, m)
+		}
+	}
+
+	// Grade concurrently, then check each result in its own subtest.
+	type result struct {
+		rep *report.Report
+		err error
+	}
+	results := make([]result, len(selected))
+	source := root(t)
+	sem := make(chan struct{}, mutantWorkers)
+	var wg sync.WaitGroup
+	for i, m := range selected {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			// Only the criteria the mutant must fail are graded: the others do not change
+			// the verdict, and skipping their tests keeps this quick.
+			rep, err := gradeMutant(source, m, m.Fails...)
+			results[i] = result{rep, err}
+		})
+	}
+	wg.Wait()
+
+	caught := map[string]bool{}
+	ran := map[string]bool{}
+	for i, m := range selected {
+		ran[m.dir] = true
 		t.Run(m.name, func(t *testing.T) {
-			t.Parallel()
-			mu.Lock()
-			ran[m.dir] = true
-			mu.Unlock()
-			checkout := copyRoot(t)
-			m.apply(t, checkout)
-			rep := gradeJSON(t, "-dir", checkout, "-solutions", "-no-race", m.dir)
+			require.NoError(t, results[i].err)
+			rep := results[i].rep
 			require.Len(t, rep.Exercises, 1)
 			got := statuses(rep.Exercises[0])
 			for _, id := range m.Fails {
 				require.Contains(t, got, id, "mutant %s names an unknown criterion", m.name)
 				if assert.NotEqual(t, report.Met, got[id], "mutant %q (%s) still meets %s", m.Description, m.name, id) {
-					mu.Lock()
 					caught[id] = true
-					mu.Unlock()
 				}
 			}
 		})
 	}
-	t.Cleanup(func() {
-		// Every criterion is caught by at least one mutant.
-		ms, err := manifest.Load(workbook.Pristine())
-		require.NoError(t, err)
-		for _, m := range ms {
-			if !ran[m.Dir] {
-				continue // not selected by -run; TestEveryExerciseHasMutants covers the gap
-			}
-			for _, c := range m.Criteria {
-				assert.True(t, caught[c.ID], "no mutant shows that the test of %s catches a wrong implementation", c.ID)
-			}
+
+	// Every criterion is caught by at least one mutant.
+	ms, err := manifest.Load(workbook.Pristine())
+	require.NoError(t, err)
+	for _, m := range ms {
+		if !ran[m.Dir] {
+			continue // not selected by -run; TestEveryExerciseHasMutants covers the gap
 		}
-	})
+		for _, c := range m.Criteria {
+			assert.True(t, caught[c.ID], "no mutant shows that the test of %s catches a wrong implementation", c.ID)
+		}
+	}
 }
 
 // TestEveryExerciseHasMutants makes sure no exercise escapes TestMutantsAreCaught.
@@ -125,11 +182,12 @@ func TestEveryExerciseHasMutants(t *testing.T) {
 // panic or hang in one test: what is hit is reported as an error or a timeout, and the
 // exercise's other criteria and the other exercises are graded as usual.
 func TestCrashesAreContained(t *testing.T) {
+	t.Parallel()
 	for _, m := range loadMutants(t, "crash") {
 		t.Run(m.name, func(t *testing.T) {
-			checkout := copyRoot(t)
-			m.apply(t, checkout)
-			rep := gradeJSON(t, "-dir", checkout, "-solutions", "-no-race", "-test-timeout", "5s")
+			t.Parallel()
+			rep, err := gradeMutant(root(t), m, "-test-timeout", "5s")
+			require.NoError(t, err)
 			for _, ex := range rep.Exercises {
 				wantBuild := "ok"
 				if strings.HasSuffix(m.name, "/build") && ex.Dir == "solutions/"+m.dir {

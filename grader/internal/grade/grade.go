@@ -33,8 +33,9 @@ type Options struct {
 	Root string
 	// Solutions grades solutions/exNN-… instead of the student's exNN-… directories.
 	Solutions bool
-	// Exercises selects exercises by id ("ex07"), directory ("ex07-breaker") or number ("7").
-	// Empty means every exercise the grader knows.
+	// Exercises selects exercises by id ("ex07"), directory ("ex07-breaker") or number ("7"),
+	// or single criteria by id ("ex07.state-machine"). Empty means every exercise the grader
+	// knows.
 	Exercises []string
 	// ExerciseTimeout bounds everything done for one exercise, builds included.
 	// Default 10 minutes.
@@ -163,18 +164,29 @@ func target(opts Options) string {
 }
 
 // Select returns the manifests named by selectors, in exercise order, or all of them when
-// selectors is empty.
+// selectors is empty. A selector names an exercise by id ("ex07"), directory ("ex07-breaker") or
+// number ("7"), or one criterion by id ("ex07.state-machine"); an exercise selected only through
+// criteria keeps just those.
 func Select(all []*manifest.Manifest, selectors []string) ([]*manifest.Manifest, error) {
 	if len(selectors) == 0 {
 		return all, nil
 	}
-	want := map[string]bool{}
+	whole := map[string]bool{}
+	some := map[string]map[string]bool{}
 	for _, s := range selectors {
 		found := false
 		for _, m := range all {
 			if matches(m, s) {
-				want[m.Exercise] = true
-				found = true
+				whole[m.Exercise], found = true, true
+				continue
+			}
+			for _, c := range m.Criteria {
+				if c.ID == s {
+					if some[m.Exercise] == nil {
+						some[m.Exercise] = map[string]bool{}
+					}
+					some[m.Exercise][c.ID], found = true, true
+				}
 			}
 		}
 		if !found {
@@ -182,13 +194,24 @@ func Select(all []*manifest.Manifest, selectors []string) ([]*manifest.Manifest,
 			for _, m := range all {
 				ids = append(ids, m.Exercise)
 			}
-			return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownExercise, s, strings.Join(ids, " "))
+			return nil, fmt.Errorf("%w %q (known: %s, or a criterion id such as %s)",
+				ErrUnknownExercise, s, strings.Join(ids, " "), all[0].Criteria[0].ID)
 		}
 	}
 	var out []*manifest.Manifest
 	for _, m := range all {
-		if want[m.Exercise] {
+		switch {
+		case whole[m.Exercise]:
 			out = append(out, m)
+		case some[m.Exercise] != nil:
+			part := *m
+			part.Criteria = nil
+			for _, c := range m.Criteria {
+				if some[m.Exercise][c.ID] {
+					part.Criteria = append(part.Criteria, c)
+				}
+			}
+			out = append(out, &part)
 		}
 	}
 	return out, nil
