@@ -441,7 +441,7 @@ func TestDeadLetterQueue(t *testing.T) {
 
 		const (
 			maxDeliver = 3
-			retryDelay = 300 * time.Millisecond
+			retryDelay = 1500 * time.Millisecond // ample, so that a loaded machine still handles the 3 events first
 		)
 		poison := testEnvelope(t, "payment.processed", 1, PaymentProcessedEvent{PaymentID: "p-poison"})
 		var mu sync.Mutex
