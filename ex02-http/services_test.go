@@ -160,79 +160,80 @@ func (m *idempotency) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// newUserHandler returns the user service.
-func newUserHandler() (http.Handler, *memStore[User]) {
-	users := newMemStore[User]()
+// resource serves one kind of entity: POST /{kind}s creates one, GET /{kind}s/{id} reads it.
+type resource[T any] struct {
+	kind  string // "user": the paths are /users and /users/{id}, and messages name a user
+	store *memStore[T]
+	id    func(T) string
+	// prepare validates a decoded entity and completes it. When it refuses the entity it has
+	// answered the request itself, and returns false.
+	prepare func(w http.ResponseWriter, r *http.Request, v *T) bool
+}
+
+// handler returns the resource's routes, behind the Idempotency-Key deduplication.
+func (res resource[T]) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /users", func(w http.ResponseWriter, r *http.Request) {
-		var u User
-		if !decodeBody(w, r, &u) {
+	mux.HandleFunc("POST /"+res.kind+"s", func(w http.ResponseWriter, r *http.Request) {
+		var v T
+		if !decodeBody(w, r, &v) {
 			return
 		}
-		switch {
-		case strings.TrimSpace(u.ID) == "":
+		if strings.TrimSpace(res.id(v)) == "" {
 			writeError(w, http.StatusUnprocessableEntity, "id is required")
 			return
-		case u.Email == "":
-			writeError(w, http.StatusUnprocessableEntity, "email is required")
+		}
+		if !res.prepare(w, r, &v) {
 			return
+		}
+		if !res.store.add(res.id(v), v) {
+			writeError(w, http.StatusConflict, "%s %q already exists", res.kind, res.id(v))
+			return
+		}
+		writeJSON(w, http.StatusCreated, v)
+	})
+	mux.HandleFunc("GET /"+res.kind+"s/{id}", func(w http.ResponseWriter, r *http.Request) {
+		v, ok := res.store.get(r.PathValue("id"))
+		if !ok {
+			writeError(w, http.StatusNotFound, "%s %q not found", res.kind, r.PathValue("id"))
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+	return newIdempotency().wrap(mux)
+}
+
+// newUserHandler returns the user service.
+func newUserHandler() (http.Handler, *memStore[User]) {
+	users := resource[User]{kind: "user", store: newMemStore[User](), id: func(u User) string { return u.ID }}
+	users.prepare = func(w http.ResponseWriter, _ *http.Request, u *User) bool {
+		if u.Email == "" {
+			writeError(w, http.StatusUnprocessableEntity, "email is required")
+			return false
 		}
 		if addr, err := mail.ParseAddress(u.Email); err != nil || addr.Address != u.Email {
 			writeError(w, http.StatusUnprocessableEntity, "email %q is not a valid address", u.Email)
-			return
+			return false
 		}
-		if !users.add(u.ID, u) {
-			writeError(w, http.StatusConflict, "user %q already exists", u.ID)
-			return
-		}
-		writeJSON(w, http.StatusCreated, u)
-	})
-	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
-		u, ok := users.get(r.PathValue("id"))
-		if !ok {
-			writeError(w, http.StatusNotFound, "user %q not found", r.PathValue("id"))
-			return
-		}
-		writeJSON(w, http.StatusOK, u)
-	})
-	return newIdempotency().wrap(mux), users
+		return true
+	}
+	return users.handler(), users.store
 }
 
 // newProductHandler returns the product service.
 func newProductHandler() (http.Handler, *memStore[Product]) {
-	products := newMemStore[Product]()
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /products", func(w http.ResponseWriter, r *http.Request) {
-		var p Product
-		if !decodeBody(w, r, &p) {
-			return
-		}
+	products := resource[Product]{kind: "product", store: newMemStore[Product](), id: func(p Product) string { return p.ID }}
+	products.prepare = func(w http.ResponseWriter, _ *http.Request, p *Product) bool {
 		switch {
-		case strings.TrimSpace(p.ID) == "":
-			writeError(w, http.StatusUnprocessableEntity, "id is required")
-			return
 		case strings.TrimSpace(p.Name) == "":
 			writeError(w, http.StatusUnprocessableEntity, "name is required")
-			return
+			return false
 		case !(p.Price > 0) || math.IsInf(p.Price, 0):
 			writeError(w, http.StatusUnprocessableEntity, "price must be above zero, not %v", p.Price)
-			return
+			return false
 		}
-		if !products.add(p.ID, p) {
-			writeError(w, http.StatusConflict, "product %q already exists", p.ID)
-			return
-		}
-		writeJSON(w, http.StatusCreated, p)
-	})
-	mux.HandleFunc("GET /products/{id}", func(w http.ResponseWriter, r *http.Request) {
-		p, ok := products.get(r.PathValue("id"))
-		if !ok {
-			writeError(w, http.StatusNotFound, "product %q not found", r.PathValue("id"))
-			return
-		}
-		writeJSON(w, http.StatusOK, p)
-	})
-	return newIdempotency().wrap(mux), products
+		return true
+	}
+	return products.handler(), products.store
 }
 
 // userGetter and productGetter are what the order service needs from the other two services:
@@ -249,39 +250,32 @@ type (
 // newOrderHandler returns the order service, which reaches the user and product services
 // through users and products.
 func newOrderHandler(users userGetter, products productGetter, now func() time.Time) (http.Handler, *memStore[Order]) {
-	orders := newMemStore[Order]()
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {
-		var o Order
-		if !decodeBody(w, r, &o) {
-			return
-		}
+	orders := resource[Order]{kind: "order", store: newMemStore[Order](), id: func(o Order) string { return o.ID }}
+	orders.prepare = func(w http.ResponseWriter, r *http.Request, o *Order) bool {
 		switch {
-		case strings.TrimSpace(o.ID) == "":
-			writeError(w, http.StatusUnprocessableEntity, "id is required")
-			return
 		case strings.TrimSpace(o.UserID) == "":
 			writeError(w, http.StatusUnprocessableEntity, "user_id is required")
-			return
+			return false
 		case len(o.Items) == 0:
 			writeError(w, http.StatusUnprocessableEntity, "an order needs at least one item")
-			return
+			return false
 		}
 		for i, it := range o.Items {
 			if it.Quantity < 1 {
 				writeError(w, http.StatusUnprocessableEntity, "item %d: quantity must be at least 1, not %d", i, it.Quantity)
-				return
+				return false
 			}
 		}
-		if _, ok := orders.get(o.ID); ok {
+		if _, ok := orders.store.get(o.ID); ok {
+			// Answer a duplicate before calling the other services on its behalf.
 			writeError(w, http.StatusConflict, "order %q already exists", o.ID)
-			return
+			return false
 		}
 
 		ctx := r.Context()
 		if _, err := users.GetUser(ctx, o.UserID); err != nil {
 			dependencyError(w, "user", o.UserID, err)
-			return
+			return false
 		}
 		o.Items = slices.Clone(o.Items)
 		var total float64
@@ -289,7 +283,7 @@ func newOrderHandler(users userGetter, products productGetter, now func() time.T
 			p, err := products.GetProduct(ctx, it.ProductID)
 			if err != nil {
 				dependencyError(w, "product", it.ProductID, err)
-				return
+				return false
 			}
 			o.Items[i].Price = p.Price // the catalog's price, never the caller's
 			total += p.Price * float64(it.Quantity)
@@ -297,21 +291,9 @@ func newOrderHandler(users userGetter, products productGetter, now func() time.T
 		o.Total = math.Round(total*100) / 100
 		o.Status = "placed"
 		o.CreatedAt = now().UTC()
-		if !orders.add(o.ID, o) {
-			writeError(w, http.StatusConflict, "order %q already exists", o.ID)
-			return
-		}
-		writeJSON(w, http.StatusCreated, o)
-	})
-	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
-		o, ok := orders.get(r.PathValue("id"))
-		if !ok {
-			writeError(w, http.StatusNotFound, "order %q not found", r.PathValue("id"))
-			return
-		}
-		writeJSON(w, http.StatusOK, o)
-	})
-	return newIdempotency().wrap(mux), orders
+		return true
+	}
+	return orders.handler(), orders.store
 }
 
 // dependencyError answers for a failed call to the user or product service: an unknown id is
