@@ -70,16 +70,41 @@ type Text struct {
 	ES string `json:"es"`
 }
 
-// Criterion is one checklist item of an exercise, decided by one test.
+// Kind says how a criterion is decided.
+type Kind string
+
+// The kinds of criteria.
+const (
+	// KindTest (the default, written as "" or "test") is decided by one test of the exercise's
+	// criteria_test.go, run against the student's code.
+	KindTest Kind = "test"
+	// KindStudentTests is decided by the student's own tests: the tests declared in the test
+	// files that are not the workbook's must pass against the student's code and the
+	// reference solution, and fail against at least MinCaught of the listed Mutants.
+	KindStudentTests Kind = "student_tests"
+)
+
+// Criterion is one checklist item of an exercise.
 type Criterion struct {
 	ID       string   `json:"id"`
 	Title    Text     `json:"title"`
 	Category Category `json:"category"`
 	Weight   int      `json:"weight"`
-	Test     string   `json:"test"`
-	Hint     string   `json:"hint"`
-	Requires []string `json:"requires"`
+	// Kind is how the criterion is decided; empty means KindTest.
+	Kind Kind `json:"kind,omitempty"`
+	// Test names the top-level test of criteria_test.go that decides a KindTest criterion.
+	Test string `json:"test,omitempty"`
+	// Mutants names the mutants (files of grader/testdata/mutants/<dir>/, without ".json")
+	// that the student's tests must catch, for a KindStudentTests criterion.
+	Mutants []string `json:"mutants,omitempty"`
+	// MinCaught is how many of Mutants the student's tests must catch.
+	MinCaught int      `json:"min_caught,omitempty"`
+	Hint      string   `json:"hint"`
+	Requires  []string `json:"requires"`
 }
+
+// StudentTests reports whether c is decided by the student's own tests.
+func (c Criterion) StudentTests() bool { return c.Kind == KindStudentTests }
 
 // Manifest is the parsed criteria.json of one exercise.
 type Manifest struct {
@@ -152,12 +177,30 @@ func (m *Manifest) validate() error {
 		if c.Weight < 1 {
 			bad("criterion %q: weight %d is not positive", c.ID, c.Weight)
 		}
-		if !testName.MatchString(c.Test) {
-			bad("criterion %q: test %q is not a Go test name", c.ID, c.Test)
-		} else if tests[c.Test] {
-			bad("criterion %q: test %s decides another criterion too", c.ID, c.Test)
+		switch c.Kind {
+		case "", KindTest:
+			if !testName.MatchString(c.Test) {
+				bad("criterion %q: test %q is not a Go test name", c.ID, c.Test)
+			} else if tests[c.Test] {
+				bad("criterion %q: test %s decides another criterion too", c.ID, c.Test)
+			}
+			tests[c.Test] = true
+			if len(c.Mutants) > 0 || c.MinCaught != 0 {
+				bad("criterion %q: mutants and min_caught belong to a %s criterion", c.ID, KindStudentTests)
+			}
+		case KindStudentTests:
+			if c.Test != "" {
+				bad("criterion %q: a %s criterion is decided by the student's tests, not by test %q", c.ID, KindStudentTests, c.Test)
+			}
+			if len(c.Mutants) == 0 {
+				bad("criterion %q: a %s criterion lists the mutants the student's tests must catch", c.ID, KindStudentTests)
+			}
+			if c.MinCaught < 1 || c.MinCaught > len(c.Mutants) {
+				bad("criterion %q: min_caught %d is not between 1 and the %d mutants listed", c.ID, c.MinCaught, len(c.Mutants))
+			}
+		default:
+			bad("criterion %q: unknown kind %q", c.ID, c.Kind)
 		}
-		tests[c.Test] = true
 		if c.Hint == "" {
 			bad("criterion %q: no hint", c.ID)
 		}
@@ -193,11 +236,14 @@ func Load(fsys fs.FS) ([]*Manifest, error) {
 	return ms, nil
 }
 
-// Tests returns the names of the tests that decide m's criteria, in manifest order.
+// Tests returns the names of the tests that decide m's criteria, in manifest order (criteria
+// decided by the student's own tests have none).
 func (m *Manifest) Tests() []string {
-	names := make([]string, len(m.Criteria))
-	for i, c := range m.Criteria {
-		names[i] = c.Test
+	var names []string
+	for _, c := range m.Criteria {
+		if c.Test != "" {
+			names = append(names, c.Test)
+		}
 	}
 	return names
 }

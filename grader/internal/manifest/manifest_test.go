@@ -39,6 +39,14 @@ func TestParseValid(t *testing.T) {
 	assert.Equal(t, Resilience, m.Criteria[0].Category)
 }
 
+func TestParseStudentTests(t *testing.T) {
+	data := strings.Replace(valid, `"test": "TestStateMachine"`, `"kind": "student_tests", "mutants": ["never-half-opens", "threshold-off-by-one"], "min_caught": 2`, 1)
+	m, err := Parse("ex07-breaker", []byte(data))
+	require.NoError(t, err)
+	assert.True(t, m.Criteria[0].StudentTests())
+	assert.Empty(t, m.Tests(), "a criterion decided by the student's tests has no deciding test")
+}
+
 func TestParseRejects(t *testing.T) {
 	cases := []struct {
 		name, dir, old, new, want string
@@ -51,6 +59,11 @@ func TestParseRejects(t *testing.T) {
 		{"no hint", "ex07-breaker", `"trip at the threshold"`, `""`, "no hint"},
 		{"no spanish title", "ex07-breaker", `"es": "Máquina de estados"`, `"es": ""`, "title needs both"},
 		{"directory mismatch", "ex06-gateway", "", "", "does not start with"},
+		{"unknown kind", "ex07-breaker", `"weight": 1`, `"weight": 1, "kind": "vibes"`, "unknown kind"},
+		{"student tests with a test", "ex07-breaker", `"weight": 1`, `"weight": 1, "kind": "student_tests", "mutants": ["a"], "min_caught": 1`, "decided by the student's tests"},
+		{"student tests without mutants", "ex07-breaker", `"weight": 1, "test": "TestStateMachine"`, `"weight": 1, "kind": "student_tests", "min_caught": 1`, "lists the mutants"},
+		{"student tests asking too much", "ex07-breaker", `"weight": 1, "test": "TestStateMachine"`, `"weight": 1, "kind": "student_tests", "mutants": ["a", "b"], "min_caught": 3`, "not between 1 and the 2"},
+		{"mutants on a test criterion", "ex07-breaker", `"weight": 1`, `"weight": 1, "mutants": ["a"], "min_caught": 1`, "belong to a student_tests"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,6 +160,9 @@ func TestDecidingTestsExist(t *testing.T) {
 				}
 			}
 			for _, c := range m.Criteria {
+				if c.StudentTests() {
+					continue
+				}
 				assert.True(t, declared[c.Test], "%s: criterion %s names %s, which criteria_test.go does not declare", m.Dir, c.ID, c.Test)
 				delete(declared, c.Test)
 			}
