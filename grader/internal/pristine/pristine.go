@@ -136,16 +136,16 @@ func (s *Set) Mismatches(dir string) []string {
 	return bad
 }
 
-// TestFiles returns the names (relative to dir) of the pristine test files of the exercise in dir.
+// TestFiles returns the names (relative to dir) of the pristine test files of the exercise in
+// dir: those listed in pristine.sum, sorted.
 func (s *Set) TestFiles(dir string) ([]string, error) {
-	matches, err := fs.Glob(s.Files, dir+"/*_test.go")
-	if err != nil {
-		return nil, err
+	var names []string
+	for p := range s.Sums {
+		if name, ok := strings.CutPrefix(p, dir+"/"); ok && strings.HasSuffix(name, "_test.go") && !strings.Contains(name, "/") {
+			names = append(names, name)
+		}
 	}
-	names := make([]string, len(matches))
-	for i, m := range matches {
-		names[i] = strings.TrimPrefix(m, dir+"/")
-	}
+	sort.Strings(names)
 	return names, nil
 }
 

@@ -3,6 +3,10 @@ package pristine
 import (
 	"flag"
 	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -12,13 +16,36 @@ import (
 	workbook "github.com/microservices-workbook/workbook"
 )
 
-var update = flag.Bool("update", false, "rewrite pristine.sum from the embedded files")
+var update = flag.Bool("update", false, "rewrite pristine.go's file list and pristine.sum from the tree")
 
-// TestPristineSums fails when pristine.sum does not match the test files, manifests and go.mod
-// of this tree. Run with -update after changing one of them on purpose.
+// embedList matches the generated //go:embed lines of pristine.go.
+var embedList = regexp.MustCompile(`(?m)^//go:embed ex.*\n(//go:embed ex.*\n)*`)
+
+// TestPristineSums fails when pristine.go's list of files or pristine.sum does not match the
+// test files, manifests, go.mod and go.sum of this tree. Run with -update after changing one of
+// them on purpose (then run it once more: the embedded files are those of the previous build).
 func TestPristineSums(t *testing.T) {
-	gomod, err := os.ReadFile("../../../go.mod")
+	const top = "../../.."
+	gomod, err := os.ReadFile(filepath.Join(top, "go.mod"))
 	require.NoError(t, err)
+
+	src, err := os.ReadFile(filepath.Join(top, "pristine.go"))
+	require.NoError(t, err)
+	list, err := shippedFiles(top)
+	require.NoError(t, err)
+	var lines strings.Builder
+	for _, dir := range list {
+		lines.WriteString("//go:embed " + strings.Join(dir, " ") + "\n")
+	}
+	require.Regexp(t, embedList, string(src), "pristine.go has no generated //go:embed lines")
+	wantSrc := embedList.ReplaceAllLiteralString(string(src), lines.String())
+	if *update {
+		require.NoError(t, os.WriteFile(filepath.Join(top, "pristine.go"), []byte(wantSrc), 0o644))
+	} else {
+		assert.Equal(t, wantSrc, string(src),
+			"pristine.go does not list every shipped test file and manifest; run: go test ./grader/internal/pristine -run TestPristineSums -update")
+	}
+
 	want, err := FormatSums(workbook.Pristine(), gomod)
 	require.NoError(t, err)
 	if *update {
@@ -31,6 +58,38 @@ func TestPristineSums(t *testing.T) {
 	set, err := Embedded()
 	require.NoError(t, err)
 	assert.Empty(t, set.Mismatches(""))
+}
+
+// shippedFiles lists, one exercise directory per entry, the files of the tree at top that are
+// pristine: each exercise's criteria.json and test files, but for the student's own test file.
+func shippedFiles(top string) ([][]string, error) {
+	dirs, err := filepath.Glob(filepath.Join(top, "ex[0-9][0-9]-*"))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]string
+	for _, d := range dirs {
+		tests, err := filepath.Glob(filepath.Join(d, "*_test.go"))
+		if err != nil {
+			return nil, err
+		}
+		names := []string{filepath.Join(d, "criteria.json")}
+		for _, f := range tests {
+			if filepath.Base(f) != workbook.StudentTestFile {
+				names = append(names, f)
+			}
+		}
+		for i, n := range names {
+			rel, err := filepath.Rel(top, n)
+			if err != nil {
+				return nil, err
+			}
+			names[i] = filepath.ToSlash(rel)
+		}
+		slices.Sort(names)
+		out = append(out, names)
+	}
+	return out, nil
 }
 
 func TestMismatches(t *testing.T) {
@@ -59,7 +118,7 @@ func TestMismatches(t *testing.T) {
 
 	names, err := set.TestFiles("ex07-breaker")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"criteria_test.go", "new_test.go"}, names)
+	assert.Equal(t, []string{"criteria_test.go", "extra_test.go"}, names, "the pristine test files are those of pristine.sum, not those embedded")
 }
 
 func TestParseSumsRejectsGarbage(t *testing.T) {
