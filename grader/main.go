@@ -24,11 +24,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/microservices-workbook/workbook/grader/internal/cache"
 	"github.com/microservices-workbook/workbook/grader/internal/grade"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
 )
@@ -59,23 +61,31 @@ type config struct {
 	out      string
 	minScore int
 	quiet    bool
+	verbose  bool
 }
 
-func parse(args []string, stderr io.Writer) (*config, error) {
+func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("grader", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg     config
-		dir     = fs.String("dir", "", "grade the checkout at `DIR` (default: the workbook containing the current directory)")
-		format  = fs.String("format", "text", "report `format`: text, json, markdown or junit")
-		noRace  = fs.Bool("no-race", false, "run the tests without the race detector (the race check is then unmet)")
-		exLimit = fs.Duration("timeout", 10*time.Minute, "time limit for each exercise, builds included")
-		tLimit  = fs.Duration("test-timeout", 2*time.Minute, "time limit for one run of an exercise's tests (go test -timeout)")
+		cfg      config
+		dir      = fs.String("dir", "", "grade the checkout at `DIR` (default: the workbook containing the current directory)")
+		format   = fs.String("format", "text", "report `format`: text, json, markdown or junit")
+		noRace   = fs.Bool("no-race", false, "run the tests without the race detector (the race check is then unmet)")
+		exLimit  = fs.Duration("timeout", 10*time.Minute, "time limit for each exercise, builds included")
+		tLimit   = fs.Duration("test-timeout", 2*time.Minute, "time limit for one run of an exercise's tests (go test -timeout)")
+		noCache  = fs.Bool("no-cache", false, "grade every exercise again, even those whose inputs have not changed")
+		count    = fs.Int("count", 0, "with 1, as -no-cache (go test's spelling)")
+		reviewed = fs.String("reviewed", "", "comma-separated `exercises` whose review findings you have checked and accept")
+		memory   = fs.Int("memory", 4096, "most memory, in `MiB`, that one run of an exercise's tests may use")
 	)
 	fs.BoolVar(&cfg.opts.Solutions, "solutions", false, "grade the reference solutions in solutions/ instead of the exercises")
 	fs.StringVar(&cfg.out, "o", "", "write the report to `FILE` instead of standard output")
 	fs.IntVar(&cfg.minScore, "min-score", 0, "exit with status 1 when the score is lower than `N` (out of the report's max_score)")
 	fs.BoolVar(&cfg.quiet, "q", false, "do not print progress on standard error")
+	fs.BoolVar(&cfg.verbose, "v", false, "also print how long each build and run took")
+	fs.BoolVar(&cfg.opts.Unsandboxed, "unsandboxed", false, "with -dir, grade even where no sandbox is available (the checkout's code then runs as you)")
+	fs.IntVar(&cfg.opts.Parallel, "p", runtime.NumCPU(), "grade up to `N` exercises, builds and runs at once")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./grader [flags] [exNN | exNN.criterion ...]\n\nGrades the workbook's exercises (all when none is named) and scores them on the 24-point rubric.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -96,11 +106,28 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	if cfg.minScore < 0 {
 		return nil, usageError{"-min-score must not be negative"}
 	}
-	root, err := findRoot(*dir)
+	if cfg.opts.Parallel < 1 {
+		return nil, usageError{"-p must be at least 1"}
+	}
+	if *memory < 64 {
+		return nil, usageError{"-memory must be at least 64 (MiB)"}
+	}
+	cfg.opts.Limits.Memory = int64(*memory) << 20
+	root, err := findRoot(wd, *dir)
 	if err != nil {
 		return nil, err
 	}
 	cfg.opts.Root = root
+	// A checkout named with -dir is someone else's: its code is hostile and must be sandboxed.
+	cfg.opts.Trusted = *dir != ""
+	if *reviewed != "" {
+		cfg.opts.Reviewed = strings.Split(*reviewed, ",")
+	}
+	if !*noCache && *count != 1 {
+		if d, err := cache.DefaultDir(); err == nil {
+			cfg.opts.CacheDir = d
+		}
+	}
 	cfg.opts.Exercises = fs.Args()
 	cfg.opts.NoRace = *noRace
 	cfg.opts.ExerciseTimeout = *exLimit
@@ -109,7 +136,12 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := parse(args, stderr)
+	return runIn(ctx, "", args, stdout, stderr)
+}
+
+// runIn runs the command as if started in the directory wd (the process's own when empty).
+func runIn(ctx context.Context, wd string, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parse(wd, args, stderr)
 	var uerr usageError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -122,13 +154,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	level := slog.LevelInfo
-	if cfg.quiet {
+	switch {
+	case cfg.quiet:
 		level = slog.LevelError
+	case cfg.verbose:
+		level = slog.LevelDebug
 	}
 	cfg.opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	rep, err := grade.Grade(ctx, cfg.opts)
-	if errors.Is(err, grade.ErrUnknownExercise) {
+	if errors.Is(err, grade.ErrUnknownExercise) || errors.Is(err, grade.ErrNoSandbox) {
 		fmt.Fprintf(stderr, "grader: %v\n", err)
 		return exitUsage
 	}
@@ -166,9 +201,9 @@ func write(rep *report.Report, cfg *config, stdout io.Writer) (err error) {
 // modulePath is the workbook's module path; findRoot looks for a go.mod that declares it.
 const modulePath = "github.com/microservices-workbook/workbook"
 
-// findRoot returns dir, or the closest directory above the current one whose go.mod declares the
-// workbook module.
-func findRoot(dir string) (string, error) {
+// findRoot returns dir, or the closest directory above wd (the current one when empty) whose
+// go.mod declares the workbook module.
+func findRoot(wd, dir string) (string, error) {
 	if dir != "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -179,9 +214,11 @@ func findRoot(dir string) (string, error) {
 		}
 		return abs, nil
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
+	if wd == "" {
+		var err error
+		if wd, err = os.Getwd(); err != nil {
+			return "", err
+		}
 	}
 	for d := wd; ; d = filepath.Dir(d) {
 		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && declares(data, modulePath) {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,63 +15,35 @@ import (
 
 	workbook "github.com/microservices-workbook/workbook"
 	"github.com/microservices-workbook/workbook/grader/internal/manifest"
+	"github.com/microservices-workbook/workbook/grader/internal/mutant"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
 	"github.com/microservices-workbook/workbook/grader/internal/workspace"
 )
 
-// mutant is a plausible wrong implementation, described as text replacements in one file of a
-// reference solution (see CONTRIBUTING.md).
-type mutant struct {
-	Description string `json:"description"`
-	File        string `json:"file"`
-	Replace     []struct {
-		Old string `json:"old"`
-		New string `json:"new"`
-	} `json:"replace"`
-	// Fails lists the criteria that must not be met with the mutant applied.
-	Fails []string `json:"fails"`
-
-	dir, name string
-}
-
 // loadMutants reads testdata/<kind>/<exercise dir>/*.json.
-func loadMutants(t *testing.T, kind string) []mutant {
+func loadMutants(t *testing.T, kind string) []mutant.Mutant {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", kind, "*", "*.json"))
+	ms, err := mutant.Load(os.DirFS("testdata"), kind, "")
 	require.NoError(t, err)
-	var ms []mutant
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		require.NoError(t, err)
-		var m mutant
-		require.NoError(t, json.Unmarshal(data, &m), p)
-		require.NotEmpty(t, m.Fails, "%s names no criterion that must fail", p)
-		m.dir = filepath.Base(filepath.Dir(p))
-		m.name = m.dir + "/" + strings.TrimSuffix(filepath.Base(p), ".json")
-		ms = append(ms, m)
-	}
 	return ms
 }
 
-// apply writes the mutant into the solution of the checkout.
-func (m mutant) apply(checkout string) error {
-	file := filepath.Join(checkout, "solutions", m.dir, filepath.FromSlash(m.File))
+// apply writes m into the solution of the checkout.
+func apply(checkout string, m mutant.Mutant) error {
+	file := filepath.Join(checkout, "solutions", m.Exercise, filepath.FromSlash(m.File))
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	src := string(data)
-	for _, r := range m.Replace {
-		if n := strings.Count(src, r.Old); n != 1 {
-			return fmt.Errorf("mutant %s: the text to replace occurs %d times in solutions/%s/%s, not once:\n%s", m.name, n, m.dir, m.File, r.Old)
-		}
-		src = strings.Replace(src, r.Old, r.New, 1)
+	out, err := m.Apply(data)
+	if err != nil {
+		return err
 	}
-	return os.WriteFile(file, []byte(src), 0o644)
+	return os.WriteFile(file, out, 0o644)
 }
 
 // gradeMutant grades the criteria m must fail, in a copy of the checkout with m applied.
-func gradeMutant(source string, m mutant, extra ...string) (*report.Report, error) {
+func gradeMutant(source string, m mutant.Mutant, extra ...string) (*report.Report, error) {
 	checkout, err := os.MkdirTemp("", "workbook-mutant-")
 	if err != nil {
 		return nil, err
@@ -82,7 +52,7 @@ func gradeMutant(source string, m mutant, extra ...string) (*report.Report, erro
 	if err := workspace.Copy(checkout, source, workspace.Limits{}); err != nil {
 		return nil, err
 	}
-	if err := m.apply(checkout); err != nil {
+	if err := apply(checkout, m); err != nil {
 		return nil, err
 	}
 	args := append([]string{"-dir", checkout, "-solutions", "-no-race"}, extra...)
@@ -108,9 +78,9 @@ func TestMutantsAreCaught(t *testing.T) {
 			}
 		}
 	}
-	var selected []mutant
+	var selected []mutant.Mutant
 	for _, m := range mutants {
-		if filter.MatchString(m.name) {
+		if filter.MatchString(m.ID()) {
 			selected = append(selected, m)
 		}
 	}
@@ -139,18 +109,18 @@ func TestMutantsAreCaught(t *testing.T) {
 	caught := map[string]bool{}
 	all, ran := map[string]int{}, map[string]int{}
 	for _, m := range mutants {
-		all[m.dir]++
+		all[m.Exercise]++
 	}
 	for i, m := range selected {
-		ran[m.dir]++
-		t.Run(m.name, func(t *testing.T) {
+		ran[m.Exercise]++
+		t.Run(m.ID(), func(t *testing.T) {
 			require.NoError(t, results[i].err)
 			rep := results[i].rep
 			require.Len(t, rep.Exercises, 1)
 			got := statuses(rep.Exercises[0])
 			for _, id := range m.Fails {
-				require.Contains(t, got, id, "mutant %s names an unknown criterion", m.name)
-				if assert.NotEqual(t, report.Met, got[id], "mutant %q (%s) still meets %s", m.Description, m.name, id) {
+				require.Contains(t, got, id, "mutant %s names an unknown criterion", m.ID())
+				if assert.NotEqual(t, report.Met, got[id], "mutant %q (%s) still meets %s", m.Description, m.ID(), id) {
 					caught[id] = true
 				}
 			}
@@ -190,16 +160,16 @@ func TestEveryExerciseHasMutants(t *testing.T) {
 func TestCrashesAreContained(t *testing.T) {
 	t.Parallel()
 	for _, m := range loadMutants(t, "crash") {
-		t.Run(m.name, func(t *testing.T) {
+		t.Run(m.ID(), func(t *testing.T) {
 			t.Parallel()
 			// A short test timeout keeps the hang quick; ex01 stands for the other exercises
 			// (whose suites may legitimately take longer than that).
-			rep, err := gradeMutant(root(t), m, "-test-timeout", "5s", "ex01", m.dir)
+			rep, err := gradeMutant(root(t), m, "-test-timeout", "5s", "ex01", m.Exercise)
 			require.NoError(t, err)
 			require.Len(t, rep.Exercises, 2)
 			for _, ex := range rep.Exercises {
 				wantBuild := "ok"
-				if strings.HasSuffix(m.name, "/build") && ex.Dir == "solutions/"+m.dir {
+				if strings.HasSuffix(m.ID(), "/build") && ex.Dir == "solutions/"+m.Exercise {
 					wantBuild = "failed"
 				}
 				assert.Equal(t, wantBuild, ex.Build, describe(ex))
@@ -207,7 +177,7 @@ func TestCrashesAreContained(t *testing.T) {
 					switch {
 					case slices.Contains(m.Fails, id):
 						want := report.Error
-						if strings.Contains(m.name, "hang") {
+						if strings.Contains(m.ID(), "hang") {
 							want = report.Timeout
 						}
 						assert.Equal(t, want, status, "%s\n%s", id, describe(ex))

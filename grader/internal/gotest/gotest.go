@@ -1,20 +1,22 @@
-// Package gotest runs `go test -json` on one package and turns its event stream into a verdict
-// per test. A test counts as passed only when the stream reports an explicit pass for it; a
-// panic, a timeout or a build failure is reported as such, never as a pass.
+// Package gotest builds an exercise's test binary and runs it in a sandbox, one verdict per
+// requested test. Verdicts come only from the grader's authenticated channel (see verdict.go):
+// a test counts as passed only when the channel reports an explicit pass for it. A panic, a
+// timeout or a build failure is reported as such, never as a pass. What the binary prints is
+// kept, capped, to explain failures; it decides nothing.
 package gotest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
-	"regexp"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/microservices-workbook/workbook/grader/internal/sandbox"
 )
 
 // Status is the verdict on one test.
@@ -25,52 +27,128 @@ const (
 	Pass    Status = "pass"
 	Fail    Status = "fail"
 	Skip    Status = "skip"
-	Panic   Status = "panic"   // the test panicked or the test binary died while it ran
-	Timeout Status = "timeout" // the test binary's -timeout expired while the test ran
+	Panic   Status = "panic"   // the test started and the binary died before its verdict
+	Timeout Status = "timeout" // the binary's time limit expired while the test ran
 	NotRun  Status = "not_run" // the test never started
 )
 
 // Result is the verdict on one top-level test, with what it printed (capped).
 type Result struct {
-	Test    string
-	Status  Status
-	Output  string
-	Elapsed time.Duration
+	Test   string
+	Status Status
+	// Output is what the test and its subtests printed.
+	Output string
+	// FailedTests are the deepest (sub)tests that failed.
+	FailedTests []string
+	// Failures are the failed checks found in Output.
+	Failures []Failure
 }
 
-// Run is the outcome of one `go test` invocation.
+// Run is the outcome of running a test binary, reruns included.
 type Run struct {
-	// BuildFailed is set when the package or its tests did not compile (or vet failed).
-	BuildFailed bool
-	// BuildOutput holds the compiler's messages (capped).
-	BuildOutput string
 	// Results holds a verdict for each requested test.
 	Results map[string]*Result
 	// Race is set when the race detector reported a data race.
 	Race bool
-	// Output is what the test binary printed outside any test (capped).
+	// Output is what the binary printed outside any test (capped).
+	Output string
+	// Forged counts lines on the verdict channel that did not verify; ForgedLine is the
+	// first. Honest code never writes there.
+	Forged     int
+	ForgedLine string
+	// Killed says why the sandbox stopped a run, if it did ("timeout", "memory").
+	Killed string
+	// Runs is how many times the binary was run.
+	Runs int
+}
+
+// BuildOptions configure a build.
+type BuildOptions struct {
+	// Dir is the module root of the tree to build in.
+	Dir string
+	// Package is the package to test, relative to Dir ("./ex07-breaker").
+	Package string
+	// Output is the path of the test binary to write.
+	Output string
+	// Race builds with the race detector (which needs cgo).
+	Race bool
+	// Env is the go command's complete environment.
+	Env []string
+	// OutputCap bounds the compiler output kept. Default 16 KiB.
+	OutputCap int
+	// Go is the go command. Default "go".
+	Go string
+}
+
+// Build is the outcome of a build.
+type Build struct {
+	// Failed is set when the package, its subpackages or its tests did not compile.
+	Failed bool
+	// Output holds the compiler's messages (capped).
 	Output string
 }
 
-// Options configure a run.
+// BuildTest compiles the package's non-test code and subpackages (so that code referring to
+// identifiers that only test files declare is refused, as `go build` would), then its test
+// binary. No code of the package runs: the build runs no cgo (callers refuse packages that use
+// it) and no generators.
+func BuildTest(ctx context.Context, opts BuildOptions) (*Build, error) {
+	if opts.OutputCap <= 0 {
+		opts.OutputCap = 16 << 10
+	}
+	if opts.Go == "" {
+		opts.Go = "go"
+	}
+	// -trimpath keeps the throwaway tree's path out of the build cache's keys, so that code
+	// built before (the same solution, the same dependencies) is not compiled again.
+	steps := [][]string{
+		{"build", "-trimpath", "-o", os.DevNull, opts.Package + "/..."},
+		{"test", "-c", "-trimpath", "-vet=off", "-o", opts.Output, opts.Package},
+	}
+	if opts.Race {
+		steps[1] = append(steps[1][:2:2], append([]string{"-race"}, steps[1][2:]...)...)
+	}
+	for _, args := range steps {
+		cmd := exec.CommandContext(ctx, opts.Go, args...)
+		cmd.Dir = opts.Dir
+		cmd.Env = opts.Env
+		cmd.WaitDelay = 5 * time.Second
+		out := &capped{max: opts.OutputCap}
+		cmd.Stdout, cmd.Stderr = out, out
+		err := cmd.Run()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var exitErr *exec.ExitError
+		switch {
+		case errors.As(err, &exitErr):
+			return &Build{Failed: true, Output: strings.TrimSpace(out.String())}, nil
+		case err != nil:
+			return nil, fmt.Errorf("go %s: %w", args[0], err)
+		}
+	}
+	return &Build{}, nil
+}
+
+// Options configure a run of a test binary.
 type Options struct {
-	// Dir is the module root to run in.
-	Dir string
-	// Package is the package pattern to test, relative to Dir ("./ex07-breaker").
-	Package string
+	// Binary is the test binary, built with the wrapper.
+	Binary string
+	// Wrapper is the name of the wrapper test written into the build.
+	Wrapper string
 	// Tests are the top-level tests to run; only these are run and reported.
 	Tests []string
-	// Timeout is passed to `go test -timeout`; it bounds the test binary, not the build.
-	// Default 2 minutes.
+	// Sandbox runs the binary.
+	Sandbox *sandbox.Sandbox
+	// Root is the module tree the binary sees (its package's files), or empty for none.
+	Root string
+	// Dir is the binary's working directory, relative to Root.
+	Dir string
+	// Timeout is the binary's -test.timeout; the sandbox allows a little more. Default 2
+	// minutes.
 	Timeout time.Duration
-	// Race runs the tests with the race detector.
-	Race bool
-	// Env is the complete environment of the go command.
-	Env []string
 	// OutputCap bounds the output kept per test and for the package. Default 16 KiB.
 	OutputCap int
-	// Go is the go command to run. Default "go".
-	Go string
 }
 
 func (o *Options) defaults() {
@@ -80,23 +158,20 @@ func (o *Options) defaults() {
 	if o.OutputCap <= 0 {
 		o.OutputCap = 16 << 10
 	}
-	if o.Go == "" {
-		o.Go = "go"
-	}
 }
 
-// Exec runs the requested tests. Tests that did not run because the binary died early (a panic
-// in another test, os.Exit) are run again one at a time, so that one crash does not sink the
-// tests that never got their turn. It returns an error only when the go command could not be
+// Exec runs the requested tests. Tests that did not start because the binary died early (a
+// panic in another test, os.Exit) are run again one at a time, so that one crash does not sink
+// the tests that never got their turn. It returns an error only when the binary could not be
 // run at all or ctx ended.
 func Exec(ctx context.Context, opts Options) (*Run, error) {
 	opts.defaults()
 	run, err := execOnce(ctx, opts, opts.Tests)
-	if err != nil || run.BuildFailed {
+	if err != nil {
 		return run, err
 	}
 	for _, name := range opts.Tests {
-		if run.Results[name].Status != NotRun {
+		if run.Results[name].Status != NotRun || run.Killed == sandbox.KilledMemory {
 			continue
 		}
 		again, err := execOnce(ctx, opts, []string{name})
@@ -105,223 +180,119 @@ func Exec(ctx context.Context, opts Options) (*Run, error) {
 		}
 		run.Results[name] = again.Results[name]
 		run.Race = run.Race || again.Race
+		run.Forged += again.Forged
+		if run.ForgedLine == "" {
+			run.ForgedLine = again.ForgedLine
+		}
+		run.Runs++
 	}
 	return run, nil
 }
 
 func execOnce(ctx context.Context, opts Options, tests []string) (*Run, error) {
-	args := []string{"test", "-json", "-count=1", "-timeout=" + opts.Timeout.String(), "-run", RunPattern(tests)}
-	if opts.Race {
-		args = append(args, "-race")
-	}
-	args = append(args, opts.Package)
-	cmd := exec.CommandContext(ctx, opts.Go, args...)
-	cmd.Dir = opts.Dir
-	cmd.Env = opts.Env
-	killGroup(cmd)
-	stdout, err := cmd.StdoutPipe()
+	key, err := newKey()
 	if err != nil {
 		return nil, err
 	}
-	stderr := &capped{max: opts.OutputCap}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting go test: %w", err)
+	ours, theirs, err := newChannel()
+	if err != nil {
+		return nil, err
 	}
-	run, parseErr := Parse(stdout, tests, opts.OutputCap)
-	waitErr := cmd.Wait()
+	defer ours.Close()
+	var wg sync.WaitGroup
+	var channel channelReport
+	wg.Go(func() {
+		// The request first, then the end of it (the wrapper reads to EOF), then the
+		// verdicts until every holder of the other end is gone.
+		_, _ = ours.Write(request(key, tests))
+		_ = ours.CloseWrite()
+		channel = readChannel(ours, key)
+	})
+	pr, pw := io.Pipe()
+	st := newStream(opts.OutputCap)
+	wg.Go(func() {
+		st.read(pr, opts.Wrapper)
+		_, _ = io.Copy(io.Discard, pr)
+	})
+
+	res, runErr := opts.Sandbox.Run(ctx, sandbox.Spec{
+		Root:       opts.Root,
+		Dir:        opts.Dir,
+		Executable: opts.Binary,
+		Args: []string{
+			"-test.run=^" + opts.Wrapper + "$",
+			"-test.v=test2json",
+			"-test.timeout=" + opts.Timeout.String(),
+			"-test.count=1",
+			"-test.paniconexit0",
+		},
+		Env:        []string{"GOTRACEBACK=all"},
+		ExtraFiles: []*os.File{theirs},
+		Stdout:     pw,
+		Timeout:    opts.Timeout + 30*time.Second,
+	})
+	// Every process of the run is dead: closing the grader's copy of the binary's end ends
+	// the channel; closing the output pipe ends the stream.
+	theirs.Close()
+	pw.Close()
+	wg.Wait()
+	if runErr != nil {
+		return nil, runErr
+	}
 	if ctx.Err() != nil {
-		return run, ctx.Err()
+		return nil, ctx.Err()
 	}
-	if parseErr != nil {
-		return run, parseErr
-	}
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
-		return run, fmt.Errorf("go test: %w", waitErr)
-	}
-	if msg := strings.TrimSpace(stderr.String()); msg != "" {
-		// Before Go 1.24 build errors went to stderr; setup errors still do.
-		if !anyRan(run) {
-			run.BuildFailed = true
-		}
-		run.BuildOutput = joinCapped(opts.OutputCap, run.BuildOutput, msg)
-	}
-	return run, nil
+	return verdicts(tests, channel, st, res), nil
 }
 
-func anyRan(r *Run) bool {
-	for _, res := range r.Results {
-		if res.Status != NotRun {
-			return true
-		}
-	}
-	return false
-}
-
-// RunPattern returns a -run pattern that matches exactly the named top-level tests.
-func RunPattern(tests []string) string {
-	quoted := make([]string, len(tests))
-	for i, t := range tests {
-		quoted[i] = regexp.QuoteMeta(t)
-	}
-	return "^(" + strings.Join(quoted, "|") + ")$"
-}
-
-// event is one line of `go test -json` output: a test2json event or a build event.
-type event struct {
-	Action      string
-	Test        string
-	Output      string
-	Elapsed     float64
-	FailedBuild string
-	ImportPath  string
-}
-
-var timedOut = regexp.MustCompile(`(?m)^panic: test timed out after`)
-
-// Parse reads a `go test -json` stream and returns the verdicts for tests. Output is kept up to
-// outputCap bytes per test; events beyond that are still read, so that a verdict printed after a
-// flood of output is not lost.
-func Parse(r io.Reader, tests []string, outputCap int) (*Run, error) {
-	run := &Run{Results: map[string]*Result{}}
-	outputs := map[string]*capped{}
-	for _, t := range tests {
-		run.Results[t] = &Result{Test: t, Status: NotRun}
-		outputs[t] = &capped{max: outputCap}
+// verdicts combines the channel's events (which decide) with the output (which explains).
+func verdicts(tests []string, ch channelReport, st *stream, res sandbox.Result) *Run {
+	run := &Run{
+		Results: map[string]*Result{}, Race: st.race, Output: st.pkg.String(),
+		Forged: ch.Forged, ForgedLine: ch.FirstForged, Killed: res.Killed, Runs: 1,
 	}
 	started := map[string]bool{}
-	pkgOut := &capped{max: outputCap}
-	buildOut := &capped{max: outputCap}
-
-	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		line, err := readLine(br, 1<<20)
-		if len(line) > 0 {
-			var ev event
-			if json.Unmarshal(line, &ev) != nil {
-				// Not an event: the go command printed something else (for example a
-				// download message). Keep it with the package's output.
-				pkgOut.WriteString(string(line) + "\n")
-			} else {
-				apply(run, ev, started, outputs, pkgOut, buildOut)
+	verdict := map[string]Status{}
+	for _, ev := range ch.Events {
+		switch ev.Event {
+		case evRun:
+			started[ev.Test] = true
+		case evPass:
+			verdict[ev.Test] = Pass
+		case evFail:
+			verdict[ev.Test] = Fail
+		case evSkip:
+			verdict[ev.Test] = Skip
+		}
+	}
+	for _, name := range tests {
+		r := &Result{Test: name, Status: NotRun, Output: st.output(name)}
+		switch {
+		case verdict[name] != "":
+			r.Status = verdict[name]
+		case started[name] && (st.timedOut || res.Killed == sandbox.KilledTimeout):
+			r.Status = Timeout
+		case started[name]:
+			r.Status = Panic
+		}
+		if r.Status == Fail && (strings.Contains(r.Output, "\npanic: ") || strings.HasPrefix(r.Output, "panic: ")) {
+			r.Status = Panic
+		}
+		if r.Status == Panic || r.Status == Timeout {
+			r.Output = joinCapped(16<<10, r.Output, lastLines(run.Output, 30))
+		}
+		if res.Killed == sandbox.KilledMemory && r.Status != Pass {
+			r.Output = joinCapped(16<<10, r.Output, "the test binary was stopped: it used more memory than the sandbox allows")
+		}
+		r.FailedTests = st.failedUnder(name)
+		for _, sub := range st.order {
+			if sub == name || strings.HasPrefix(sub, name+"/") {
+				r.Failures = append(r.Failures, failures(sub, st.tests[sub].String())...)
 			}
 		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return run, err
-		}
+		run.Results[name] = r
 	}
-	run.Output = pkgOut.String()
-	run.BuildOutput = buildOut.String()
-	for name, res := range run.Results {
-		res.Output = outputs[name].String()
-		hung := timedOut.MatchString(res.Output) || timedOut.MatchString(run.Output)
-		if res.Status == NotRun && started[name] {
-			// It started and never finished: the binary died under it.
-			res.Status = Panic
-			if hung {
-				res.Status = Timeout
-			}
-			res.Output = joinCapped(outputCap, res.Output, lastLines(run.Output, 20))
-		}
-	}
-	return run, nil
-}
-
-func apply(run *Run, ev event, started map[string]bool, outputs map[string]*capped, pkgOut, buildOut *capped) {
-	switch ev.Action {
-	case "build-output":
-		buildOut.WriteString(ev.Output)
-		return
-	case "build-fail":
-		run.BuildFailed = true
-		return
-	}
-	if ev.Action == "fail" && ev.Test == "" && ev.FailedBuild != "" {
-		run.BuildFailed = true
-	}
-	if ev.Action == "output" && strings.Contains(ev.Output, "WARNING: DATA RACE") {
-		run.Race = true // seen as it streams, so no flood of output can hide it
-	}
-	top, _, _ := strings.Cut(ev.Test, "/")
-	res, ok := run.Results[top]
-	if ev.Test == "" || !ok {
-		if ev.Action == "output" {
-			pkgOut.WriteString(ev.Output)
-		}
-		return
-	}
-	switch ev.Action {
-	case "run":
-		started[top] = true
-	case "output":
-		outputs[top].WriteString(ev.Output)
-	case "pass", "fail", "skip":
-		if ev.Test != top {
-			return // a subtest; the parent's verdict decides
-		}
-		res.Elapsed = time.Duration(ev.Elapsed * float64(time.Second))
-		switch ev.Action {
-		case "pass":
-			res.Status = Pass
-		case "skip":
-			res.Status = Skip
-		default:
-			res.Status = Fail
-			if strings.Contains(outputs[top].String(), "panic: ") {
-				res.Status = Panic
-			}
-		}
-	}
-}
-
-// readLine reads one line, discarding whatever exceeds max bytes.
-func readLine(br *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, isPrefix, err := br.ReadLine()
-		if len(line) < max {
-			line = append(line, chunk[:min(len(chunk), max-len(line))]...)
-		}
-		if err != nil || !isPrefix {
-			return line, err
-		}
-	}
-}
-
-// capped is a buffer that keeps at most max bytes and notes what it dropped.
-type capped struct {
-	buf     bytes.Buffer
-	max     int
-	dropped int
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	c.WriteString(string(p))
-	return len(p), nil
-}
-
-func (c *capped) WriteString(s string) {
-	room := c.max - c.buf.Len()
-	if room <= 0 {
-		c.dropped += len(s)
-		return
-	}
-	if len(s) > room {
-		c.dropped += len(s) - room
-		s = s[:room]
-	}
-	c.buf.WriteString(s)
-}
-
-func (c *capped) String() string {
-	if c.dropped > 0 {
-		return fmt.Sprintf("%s\n[… %d more bytes of output not kept]\n", c.buf.String(), c.dropped)
-	}
-	return c.buf.String()
+	return run
 }
 
 func joinCapped(max int, parts ...string) string {

@@ -1,20 +1,80 @@
 package gotest
 
 import (
+	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/microservices-workbook/workbook/grader/internal/sandbox"
 )
 
-func parseFile(t *testing.T, name string, tests ...string) *Run {
+// fixture is one of testdata's packages, built as the grader builds an exercise.
+type fixture struct {
+	root    string
+	binary  string
+	wrapper string
+	build   *Build
+}
+
+// buildFixture builds testdata/<name> as package fx of a module with the workbook's go.mod,
+// with a wrapper that can run tests.
+func buildFixture(t *testing.T, name string, race bool, tests ...string) *fixture {
 	t.Helper()
-	f, err := os.Open("testdata/" + name)
+	base, err := os.MkdirTemp("", "gotest-fixture-")
 	require.NoError(t, err)
-	t.Cleanup(func() { f.Close() })
-	run, err := Parse(f, tests, 4096)
+	t.Cleanup(func() { os.RemoveAll(base) })
+	root := filepath.Join(base, "mod")
+	pkg := filepath.Join(root, "fx")
+	require.NoError(t, os.MkdirAll(pkg, 0o755))
+	for _, f := range []string{"go.mod", "go.sum"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "..", f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(root, f), data, 0o644))
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", name, "*.go"))
+	require.NoError(t, err)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(pkg, filepath.Base(f)), data, 0o644))
+	}
+	w, err := WriteWrapper(pkg, "fx", tests)
+	require.NoError(t, err)
+	fx := &fixture{root: root, binary: filepath.Join(base, "fx.test"), wrapper: w.Name}
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	if race {
+		env = append(env, "CGO_ENABLED=1")
+	}
+	fx.build, err = BuildTest(context.Background(), BuildOptions{
+		Dir: root, Package: "./fx", Output: fx.binary, Race: race, Env: env,
+	})
+	require.NoError(t, err)
+	require.NoError(t, sandbox.MakeReadable(base))
+	return fx
+}
+
+func newSandbox(t *testing.T) *sandbox.Sandbox {
+	t.Helper()
+	s, err := sandbox.New(context.Background(), sandbox.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func (fx *fixture) exec(t *testing.T, s *sandbox.Sandbox, timeout time.Duration, tests ...string) *Run {
+	t.Helper()
+	require.False(t, fx.build.Failed, fx.build.Output)
+	run, err := Exec(context.Background(), Options{
+		Binary: fx.binary, Wrapper: fx.wrapper, Tests: tests, Sandbox: s,
+		Root: fx.root, Dir: "fx", Timeout: timeout, OutputCap: 8 << 10,
+	})
 	require.NoError(t, err)
 	return run
 }
@@ -27,58 +87,89 @@ func statuses(run *Run) map[string]Status {
 	return got
 }
 
-func TestParseTimeout(t *testing.T) {
-	// TestA prints a forged "--- PASS: TestC" line; TestHang hangs until -timeout; TestC never runs.
-	run := parseFile(t, "hang.json", "TestA", "TestHang", "TestC")
-	assert.False(t, run.BuildFailed)
-	assert.Equal(t, map[string]Status{"TestA": Pass, "TestHang": Timeout, "TestC": NotRun}, statuses(run))
-	assert.Contains(t, run.Results["TestHang"].Output, "test timed out")
+func TestVerdicts(t *testing.T) {
+	t.Parallel()
+	tests := []string{"TestPass", "TestFail", "TestSkip", "TestSub", "TestParallel", "TestPanic", "TestLater"}
+	fx := buildFixture(t, "verdicts", true, tests...)
+	run := fx.exec(t, newSandbox(t), time.Minute, tests...)
+	assert.Equal(t, map[string]Status{
+		"TestPass": Pass, "TestFail": Fail, "TestSkip": Skip, "TestSub": Fail,
+		"TestParallel": Fail, "TestPanic": Panic, "TestLater": Pass,
+	}, statuses(run), "TestLater never starts in the first run (TestPanic kills the binary) and passes when run again alone")
+	assert.Equal(t, 2, run.Runs)
+	assert.Zero(t, run.Forged)
+
+	fail := run.Results["TestFail"]
+	require.NotEmpty(t, fail.Failures, fail.Output)
+	assert.Equal(t, "expected Add(1, 2) to count the carry", fail.Failures[0].Messages,
+		"an assertion's Messages must be found even after the code under test logged")
+	assert.Contains(t, fail.Failures[0].Error, "Not equal")
+	assert.Regexp(t, `^fx_test\.go:[0-9]+$`, fail.Failures[0].Location)
+
+	sub := run.Results["TestSub"]
+	assert.Equal(t, []string{"TestSub/bad/deeper"}, sub.FailedTests, "the deepest failing subtest is named")
+	require.Len(t, sub.Failures, 1)
+	assert.Equal(t, "Add(2, 2) = 4, want 5", sub.Failures[0].Error)
+	assert.Equal(t, "TestSub/bad/deeper", sub.Failures[0].Test)
+
+	assert.Equal(t, []string{"TestParallel/two"}, run.Results["TestParallel"].FailedTests,
+		"a parallel subtest's verdict is waited for")
+	assert.Contains(t, run.Results["TestPanic"].Output, "assignment to entry in nil map")
 }
 
-func TestParsePanicInSubtest(t *testing.T) {
-	run := parseFile(t, "panic.json", "TestPanic", "TestC")
-	assert.Equal(t, map[string]Status{"TestPanic": Panic, "TestC": NotRun}, statuses(run))
-	assert.Contains(t, run.Results["TestPanic"].Output, "boom")
+func TestHangIsATimeout(t *testing.T) {
+	t.Parallel()
+	tests := []string{"TestQuick", "TestHang", "TestLater"}
+	fx := buildFixture(t, "hang", false, tests...)
+	run := fx.exec(t, newSandbox(t), 2*time.Second, tests...)
+	assert.Equal(t, map[string]Status{"TestQuick": Pass, "TestHang": Timeout, "TestLater": Pass}, statuses(run))
 }
 
-func TestParseBuildFailure(t *testing.T) {
-	run := parseFile(t, "build.json", "TestA")
-	assert.True(t, run.BuildFailed)
-	assert.Contains(t, run.BuildOutput, "cannot use")
-	assert.Equal(t, NotRun, run.Results["TestA"].Status)
+// TestForgedOutputDecidesNothing runs code that prints passes in every format and writes a
+// line of its own on the verdict channel: the verdicts stand, and the line is reported.
+func TestForgedOutputDecidesNothing(t *testing.T) {
+	t.Parallel()
+	fx := buildFixture(t, "forge", false, "TestA", "TestB")
+	run := fx.exec(t, newSandbox(t), time.Minute, "TestA", "TestB")
+	assert.Equal(t, map[string]Status{"TestA": Fail, "TestB": Fail}, statuses(run))
+	assert.Positive(t, run.Forged, "the forger's line does not verify")
 }
 
-func TestParseCapsOutputButKeepsVerdict(t *testing.T) {
-	var b strings.Builder
-	b.WriteString(`{"Action":"run","Test":"TestX"}` + "\n")
-	for range 1000 {
-		b.WriteString(`{"Action":"output","Test":"TestX","Output":"` + strings.Repeat("x", 100) + `\n"}` + "\n")
+// TestStolenKeyIsReported runs code that takes the channel's key before the wrapper (through
+// os.NewFile, which the review check flags) and writes a whole transcript with it: the
+// wrapper, finding the key gone, says so, and the run is reported as forged.
+func TestStolenKeyIsReported(t *testing.T) {
+	t.Parallel()
+	fx := buildFixture(t, "steal", false, "TestA", "TestB")
+	run := fx.exec(t, newSandbox(t), time.Minute, "TestA", "TestB")
+	assert.Positive(t, run.Forged, "the wrapper's complaint must reach the grader")
+}
+
+func TestBuildFailures(t *testing.T) {
+	t.Parallel()
+	for name, says := range map[string]string{
+		"build":   "cannot use",
+		"testref": "undefined: want",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fx := buildFixture(t, name, false, "TestAnswer", "TestExpected")
+			assert.True(t, fx.build.Failed)
+			assert.Contains(t, fx.build.Output, says)
+		})
 	}
-	b.WriteString("not json at all\n")
-	b.WriteString(`{"Action":"output","Test":"TestX","Output":"WARNING: DATA RACE\n"}` + "\n")
-	b.WriteString(`{"Action":"pass","Test":"TestX","Elapsed":0.5}` + "\n")
-	run, err := Parse(strings.NewReader(b.String()), []string{"TestX"}, 1024)
-	require.NoError(t, err)
-	res := run.Results["TestX"]
-	assert.Equal(t, Pass, res.Status)
-	assert.Less(t, len(res.Output), 1200)
-	assert.Contains(t, res.Output, "more bytes of output not kept")
-	assert.Contains(t, run.Output, "not json at all")
-	assert.True(t, run.Race, "a race reported after the output cap must still be seen")
 }
 
-func TestParseSeesRace(t *testing.T) {
-	in := `{"Action":"run","Test":"TestX"}
-{"Action":"output","Test":"TestX","Output":"WARNING: DATA RACE\n"}
-{"Action":"output","Test":"TestX","Output":"    testing.go:1617: race detected during execution of test\n"}
-{"Action":"fail","Test":"TestX","Elapsed":0.1}
-`
-	run, err := Parse(strings.NewReader(in), []string{"TestX"}, 4096)
+func TestWrapperNames(t *testing.T) {
+	dir := t.TempDir()
+	w1, err := WriteWrapper(dir, "fx", []string{"TestA"})
 	require.NoError(t, err)
-	assert.True(t, run.Race)
-	assert.Equal(t, Fail, run.Results["TestX"].Status)
-}
-
-func TestRunPattern(t *testing.T) {
-	assert.Equal(t, "^(TestA|TestB_c)$", RunPattern([]string{"TestA", "TestB_c"}))
+	w2, err := WriteWrapper(dir, "fx", []string{"TestA"})
+	require.NoError(t, err)
+	assert.NotEqual(t, w1.Name, w2.Name, "each build's wrapper has a name of its own")
+	assert.True(t, strings.HasSuffix(w1.File, "_test.go"))
+	_, err = WriteWrapper(dir, "fx", []string{"TestA); os.Exit(0); //"})
+	assert.Error(t, err)
+	_, err = exec.LookPath("go")
+	require.NoError(t, err)
 }

@@ -1,6 +1,7 @@
-// Package grade grades a checkout of the workbook: for each exercise it checks for tampering,
-// runs the criteria tests from the grader's pristine copies in a throwaway copy of the checkout,
-// measures code quality, and scores the result on the seed's rubric.
+// Package grade grades a checkout of the workbook. For each exercise it reads the student's
+// files, builds them beside the grader's pristine tests and module files, runs the criteria
+// tests in the sandbox, grades the student's own tests, measures code quality, and scores the
+// result on the seed's rubric. It orchestrates; the mechanisms are its sibling packages.
 package grade
 
 import (
@@ -8,45 +9,70 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/microservices-workbook/workbook/grader/internal/gotest"
+	"golang.org/x/mod/modfile"
+
+	workbook "github.com/microservices-workbook/workbook"
+	"github.com/microservices-workbook/workbook/grader/internal/cache"
+	"github.com/microservices-workbook/workbook/grader/internal/engine"
 	"github.com/microservices-workbook/workbook/grader/internal/manifest"
 	"github.com/microservices-workbook/workbook/grader/internal/pristine"
-	"github.com/microservices-workbook/workbook/grader/internal/quality"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
+	"github.com/microservices-workbook/workbook/grader/internal/sandbox"
 	"github.com/microservices-workbook/workbook/grader/internal/score"
-	"github.com/microservices-workbook/workbook/grader/internal/tamper"
-	"github.com/microservices-workbook/workbook/grader/internal/workspace"
 )
 
-// Options configure a grading run.
+// Options configure a grading run. Each zero field takes its default.
 type Options struct {
 	// Root is the module root of the checkout to grade.
 	Root string
 	// Solutions grades solutions/exNN-… instead of the student's exNN-… directories.
 	Solutions bool
 	// Exercises selects exercises by id ("ex07"), directory ("ex07-breaker") or number ("7"),
-	// or single criteria by id ("ex07.state-machine"). Empty means every exercise the grader
-	// knows.
+	// or single criteria by id ("ex07.state-machine"). Empty means every exercise.
 	Exercises []string
 	// ExerciseTimeout bounds everything done for one exercise, builds included.
 	// Default 10 minutes.
 	ExerciseTimeout time.Duration
-	// TestTimeout bounds one run of an exercise's test binary (go test -timeout).
-	// Default 2 minutes.
+	// TestTimeout bounds one run of a test binary. Default 2 minutes.
 	TestTimeout time.Duration
 	// NoRace turns the race detector off (it is on by default).
 	NoRace bool
-	// Pristine is the trusted set of test files and manifests. Default: the embedded one.
+	// Pristine is the trusted set of test files, manifests and module files. Default: the
+	// embedded one.
 	Pristine *pristine.Set
+	// Reference holds the reference solutions and the mutants (paths from the module root),
+	// for grading the student's own tests. Default: the embedded one; NoReference leaves it
+	// out, and those criteria are then not verified.
+	Reference   fs.FS
+	NoReference bool
+	// Trusted says the checkout is someone else's and hostile: grading then refuses to run
+	// student code without a sandbox, unless Unsandboxed is set.
+	Trusted     bool
+	Unsandboxed bool
+	// Sandbox forces an isolation; default: bubblewrap where it works.
+	Sandbox sandbox.Kind
+	// Limits bound each sandboxed run.
+	Limits sandbox.Limits
+	// Reviewed lists the exercises (ids) whose review findings an instructor has accepted.
+	Reviewed []string
+	// Parallel bounds the exercises graded, and the builds and runs done, at once.
+	// Default: the number of CPUs.
+	Parallel int
+	// CacheDir holds the verdict cache; empty means no cache.
+	CacheDir string
 	// Log receives progress messages. Default: none.
 	Log *slog.Logger
 	// OutputCap bounds the output kept per test. Default 16 KiB.
@@ -55,6 +81,9 @@ type Options struct {
 
 // ErrUnknownExercise is returned for an exercise selector that matches no exercise.
 var ErrUnknownExercise = errors.New("unknown exercise")
+
+// ErrNoSandbox is returned when a trusted grading cannot sandbox student code.
+var ErrNoSandbox = errors.New("refusing to run a checkout's code without a sandbox")
 
 // The code-quality checks measured for each exercise.
 const (
@@ -79,8 +108,8 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(opts.Root, "go.mod")); err != nil {
-		return nil, fmt.Errorf("%s is not a module root: %w", opts.Root, err)
+	if _, err := os.Stat(opts.Root); err != nil {
+		return nil, fmt.Errorf("%s: %w", opts.Root, err)
 	}
 
 	tmp, err := os.MkdirTemp("", "workbook-grade-")
@@ -88,33 +117,108 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	ws := filepath.Join(tmp, "src")
-	if err := workspace.Copy(ws, opts.Root, workspace.Limits{}); err != nil {
-		return nil, fmt.Errorf("copying %s: %w", opts.Root, err)
+	// The sandbox may run as another user: it must be able to reach the trees made here.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
 	}
-	env, err := scrubbedEnv(ctx, tmp)
+	rep := &report.Report{Version: report.Version, Target: target(opts), Mode: "student", NotVerified: []string{}}
+	if opts.Trusted {
+		rep.Mode = "trusted"
+	}
+	// The programs the selected criteria need, found once: PATH decides for the whole run.
+	programs := map[string]string{}
+	for _, m := range selected {
+		for _, c := range m.Criteria {
+			for _, name := range c.Requires {
+				programs[name], _ = exec.LookPath(name)
+			}
+		}
+	}
+	sb, warning, err := newSandbox(ctx, opts, programs, filepath.Join(tmp, "sandbox"))
 	if err != nil {
 		return nil, err
 	}
-
-	rep := &report.Report{Version: report.Version, Target: target(opts), NotVerified: []string{}}
+	defer sb.Close()
+	rep.Sandbox = string(sb.Kind())
+	if warning != "" {
+		rep.Warnings = append(rep.Warnings, warning)
+	}
 	if bad := opts.Pristine.Mismatches(""); len(bad) > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf(
 			"this grader was built from an edited tree (%s differ from pristine.sum): grade with a trusted copy of the workbook",
 			strings.Join(bad, ", ")))
 	}
-	g := &grader{opts: opts, ws: ws, env: env}
-	var items []score.Item
-	for _, m := range selected {
-		opts.Log.Info("grading", "exercise", m.Exercise, "dir", g.gradedDir(m))
-		ex, exItems, err := g.exercise(ctx, m)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Exercise, err)
+	rep.Notes = moduleNotes(opts)
+
+	goMod, err := fs.ReadFile(opts.Pristine.Files, "go.mod")
+	if err != nil {
+		return nil, fmt.Errorf("the grader carries no go.mod: %w", err)
+	}
+	goSum, err := fs.ReadFile(opts.Pristine.Files, "go.sum")
+	if err != nil {
+		return nil, fmt.Errorf("the grader carries no go.sum: %w", err)
+	}
+	env, err := sandbox.GoEnv(ctx, filepath.Join(tmp, "home"))
+	if err != nil {
+		return nil, err
+	}
+	jobs := filepath.Join(tmp, "jobs")
+	if err := os.Mkdir(jobs, 0o755); err != nil {
+		return nil, err
+	}
+	g := &grader{
+		opts: opts, sandbox: sb, programs: programs,
+		engine: engine.New(engine.Config{
+			Sandbox: sb, GoMod: goMod, GoSum: goSum, Dir: jobs, Env: env, Slots: opts.Parallel, OutputCap: opts.OutputCap,
+			Log: opts.Log,
+		}),
+	}
+	if opts.CacheDir != "" {
+		if g.cache, err = cache.Open(opts.CacheDir); err != nil {
+			return nil, err
 		}
-		opts.Log.Info("graded", "exercise", m.Exercise, "met", ex.Met(), "of", len(ex.Criteria), "duration", time.Duration(ex.DurationMS)*time.Millisecond)
-		rep.Exercises = append(rep.Exercises, ex)
-		items = append(items, exItems...)
-		for _, c := range ex.Criteria {
+		g.identity = identity(ctx, opts, sb)
+	}
+
+	type result struct {
+		ex    report.Exercise
+		items []score.Item
+		err   error
+	}
+	results := make([]result, len(selected))
+	sem := make(chan struct{}, opts.Parallel)
+	var wg sync.WaitGroup
+	for i, m := range selected {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i].err = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			ex, items, err := g.exercise(ctx, m)
+			results[i] = result{ex, items, err}
+			if err == nil {
+				cached := ""
+				if ex.Cached {
+					cached = " (cached)"
+				}
+				opts.Log.Info(fmt.Sprintf("graded %s: %d/%d met in %s%s", m.Exercise, ex.Met(), len(ex.Criteria),
+					(time.Duration(ex.DurationMS) * time.Millisecond).Round(100*time.Millisecond), cached))
+			}
+		})
+	}
+	wg.Wait()
+
+	var items []score.Item
+	for i, r := range results {
+		if r.err != nil {
+			return nil, fmt.Errorf("%s: %w", selected[i].Exercise, r.err)
+		}
+		rep.Exercises = append(rep.Exercises, r.ex)
+		items = append(items, r.items...)
+		for _, c := range r.ex.Criteria {
 			if c.Status == report.NotVerified {
 				rep.NotVerified = append(rep.NotVerified, c.ID)
 			}
@@ -123,9 +227,15 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 	res := score.Compute(items)
 	rep.Score, rep.MaxScore, rep.Band = res.Score, res.MaxScore, res.Band.Title
 	for _, c := range res.Categories {
-		rep.Rubric = append(rep.Rubric, report.Category{
-			Category: string(c.Category), Title: c.Category.Title(), Level: c.Level, Met: c.Met, Total: c.Total,
-		})
+		en, es := score.Descriptor(c.Category, c.Level)
+		rc := report.Category{
+			Category: string(c.Category), Title: c.Category.Title(), Level: c.Level,
+			Descriptor: en, DescriptorES: es, Met: c.Met, Total: c.Total,
+		}
+		if c.Capped {
+			rc.Capped = "held at 2: levels 3 and 4 need tested code (the criteria graded on your own tests)"
+		}
+		rep.Rubric = append(rep.Rubric, rc)
 	}
 	rep.DurationMS = time.Since(start).Milliseconds()
 	return rep, nil
@@ -138,6 +248,12 @@ func (o *Options) defaults() error {
 	if o.TestTimeout <= 0 {
 		o.TestTimeout = 2 * time.Minute
 	}
+	if o.Parallel <= 0 {
+		o.Parallel = runtime.NumCPU()
+	}
+	if o.OutputCap <= 0 {
+		o.OutputCap = 16 << 10
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -148,6 +264,12 @@ func (o *Options) defaults() error {
 		}
 		o.Pristine = set
 	}
+	if o.Reference == nil && !o.NoReference {
+		o.Reference = workbook.Reference()
+	}
+	if o.NoReference {
+		o.Reference = nil
+	}
 	root, err := filepath.Abs(o.Root)
 	if err != nil {
 		return err
@@ -156,11 +278,116 @@ func (o *Options) defaults() error {
 	return nil
 }
 
+// newSandbox makes the sandbox the options ask for, with the programs the selected criteria
+// need. Without bubblewrap a student's own grading goes on unsandboxed, with a warning; a
+// trusted grading stops unless told to go on.
+func newSandbox(ctx context.Context, opts Options, programs map[string]string, staging string) (*sandbox.Sandbox, string, error) {
+	found := map[string]string{}
+	for name, p := range programs {
+		if p != "" {
+			found[name] = p
+		}
+	}
+	if err := os.MkdirAll(staging, 0o755); err != nil {
+		return nil, "", err
+	}
+	cfg := sandbox.Config{Kind: opts.Sandbox, Limits: opts.Limits, Programs: found, Staging: staging}
+	if cfg.Kind == "" {
+		cfg.Kind = sandbox.Bubblewrap
+	}
+	sb, err := sandbox.New(ctx, cfg)
+	if err == nil {
+		return sb, "", nil
+	}
+	if !errors.Is(err, sandbox.ErrUnavailable) || opts.Sandbox == sandbox.Bubblewrap {
+		return nil, "", err
+	}
+	if opts.Trusted && !opts.Unsandboxed {
+		return nil, "", fmt.Errorf("%w: %v (install bubblewrap, or pass -unsandboxed to accept the risk)", ErrNoSandbox, err)
+	}
+	cfg.Kind = sandbox.None
+	sb, err2 := sandbox.New(ctx, cfg)
+	if err2 != nil {
+		return nil, "", err2
+	}
+	return sb, fmt.Sprintf("the exercises' code ran without a sandbox (%v): it could read and change anything your user can", err), nil
+}
+
 func target(opts Options) string {
 	if opts.Solutions {
 		return "the reference solutions at " + filepath.Join(opts.Root, "solutions")
 	}
 	return "the working tree at " + opts.Root
+}
+
+// moduleNotes compares the checkout's go.mod and go.sum with the grader's, which are the ones
+// used.
+func moduleNotes(opts Options) []string {
+	var notes []string
+	for _, name := range []string{"go.mod", "go.sum"} {
+		want, err := fs.ReadFile(opts.Pristine.Files, name)
+		if err != nil {
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join(opts.Root, name))
+		switch {
+		case err != nil:
+			notes = append(notes, fmt.Sprintf("%s is missing from the checkout; the grader used its own", name))
+		case string(got) != string(want):
+			why := ""
+			if name == "go.mod" {
+				why = modDiff(got, want)
+			}
+			notes = append(notes, fmt.Sprintf("%s differs from the workbook's%s; the grader used its own, so code that needs another module does not build", name, why))
+		}
+	}
+	return notes
+}
+
+// modDiff says briefly how a checkout's go.mod differs from the workbook's.
+func modDiff(got, want []byte) string {
+	g, err := modfile.Parse("go.mod", got, nil)
+	if err != nil {
+		return " (it does not parse)"
+	}
+	w, err := modfile.Parse("go.mod", want, nil)
+	if err != nil {
+		return ""
+	}
+	var what []string
+	if g.Module == nil || w.Module == nil || g.Module.Mod.Path != w.Module.Mod.Path {
+		what = append(what, "another module path")
+	}
+	for _, r := range g.Replace {
+		what = append(what, "replace "+r.Old.Path)
+	}
+	for _, x := range g.Exclude {
+		what = append(what, "exclude "+x.Mod.Path)
+	}
+	if g.Toolchain != nil {
+		what = append(what, "toolchain "+g.Toolchain.Name)
+	}
+	if len(g.Godebug) > 0 {
+		what = append(what, "godebug")
+	}
+	versions := map[string]string{}
+	for _, r := range w.Require {
+		versions[r.Mod.Path] = r.Mod.Version
+	}
+	for _, r := range g.Require {
+		if v, ok := versions[r.Mod.Path]; !ok {
+			what = append(what, "requires "+r.Mod.Path)
+		} else if v != r.Mod.Version {
+			what = append(what, fmt.Sprintf("%s %s instead of %s", r.Mod.Path, r.Mod.Version, v))
+		}
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	if len(what) > 5 {
+		what = append(what[:5], "…")
+	}
+	return " (" + strings.Join(what, ", ") + ")"
 }
 
 // Select returns the manifests named by selectors, in exercise order, or all of them when
@@ -227,9 +454,13 @@ func matches(m *manifest.Manifest, s string) bool {
 }
 
 type grader struct {
-	opts Options
-	ws   string
-	env  []string
+	opts    Options
+	sandbox *sandbox.Sandbox
+	// programs maps each program a selected criterion requires to its path, or "".
+	programs map[string]string
+	engine   *engine.Engine
+	cache    *cache.Cache
+	identity string
 }
 
 func (g *grader) gradedDir(m *manifest.Manifest) string {
@@ -239,223 +470,6 @@ func (g *grader) gradedDir(m *manifest.Manifest) string {
 	return m.Dir
 }
 
-// exercise grades one exercise. It returns an error only when grading itself fails (for
-// example the workspace cannot be written); whatever the student's code does is reported.
-func (g *grader) exercise(ctx context.Context, m *manifest.Manifest) (report.Exercise, []score.Item, error) {
-	start := time.Now()
-	dir := g.gradedDir(m)
-	ex := report.Exercise{ID: m.Exercise, Title: m.Title.EN, Dir: dir, Build: "ok"}
-	results := map[string]*gotest.Result{}
-	var run *gotest.Run
-
-	if info, err := os.Stat(filepath.Join(g.opts.Root, filepath.FromSlash(dir))); err != nil || !info.IsDir() {
-		ex.Build = "failed"
-		ex.BuildOutput = fmt.Sprintf("%s is missing from the checkout", dir)
-	} else {
-		reasons, err := tamper.Check(tamper.Input{
-			Root: g.opts.Root, Dir: m.Dir, GradedDir: dir, ExpectTests: !g.opts.Solutions, Pristine: g.opts.Pristine,
-		})
-		if err != nil {
-			return ex, nil, fmt.Errorf("tamper check: %w", err)
-		}
-		ex.Tampered, ex.TamperReasons = len(reasons) > 0, reasons
-		if err := g.overlay(m, dir); err != nil {
-			return ex, nil, err
-		}
-
-		exCtx, cancel := context.WithTimeout(ctx, g.opts.ExerciseTimeout)
-		defer cancel()
-		var tests []string
-		for _, c := range m.Criteria {
-			if !c.StudentTests() && len(missingPrograms(c.Requires)) == 0 {
-				tests = append(tests, c.Test)
-			}
-		}
-		if len(tests) > 0 {
-			run, err = gotest.Exec(exCtx, gotest.Options{
-				Dir: g.ws, Package: "./" + dir, Tests: tests, Timeout: g.opts.TestTimeout,
-				Race: !g.opts.NoRace, Env: g.env, OutputCap: g.opts.OutputCap,
-			})
-			switch {
-			case ctx.Err() != nil:
-				return ex, nil, ctx.Err()
-			case errors.Is(err, context.DeadlineExceeded):
-				ex.BuildOutput = fmt.Sprintf("grading stopped after the exercise time limit (%s)", g.opts.ExerciseTimeout)
-			case err != nil:
-				return ex, nil, err
-			}
-			if run != nil {
-				results = run.Results
-				if run.BuildFailed {
-					ex.Build = "failed"
-					ex.BuildOutput = run.BuildOutput
-				}
-			}
-		}
-		ex.Quality = g.quality(exCtx, dir, run)
-	}
-
-	ex.Criteria = criteria(m, results, &ex, exceeded(start, g.opts.ExerciseTimeout))
-	// Paths in messages are shown relative to the checkout, not to the throwaway copy.
-	ex.BuildOutput = g.relative(ex.BuildOutput)
-	for i := range ex.Criteria {
-		ex.Criteria[i].Message = g.relative(ex.Criteria[i].Message)
-	}
-	functional := ex.Met() > 0
-	var items []score.Item
-	for _, c := range ex.Criteria {
-		items = append(items, score.Item{
-			Category: manifest.Category(c.Category), Weight: c.Weight, Met: c.Status == report.Met,
-			Excluded: c.Status == report.NotVerified,
-		})
-	}
-	if len(ex.Quality) == 0 {
-		ex.Quality = qualityMissing()
-	}
-	for i := range ex.Quality {
-		q := &ex.Quality[i]
-		if !functional && q.Status == report.Met {
-			q.Status = report.NotCounted
-			q.Message = "counts once a criterion of this exercise is met"
-		}
-		items = append(items, score.Item{Category: manifest.CodeQuality, Weight: 1, Met: q.Status == report.Met})
-	}
-	ex.DurationMS = time.Since(start).Milliseconds()
-	return ex, items, nil
-}
-
-func (g *grader) relative(s string) string {
-	return strings.ReplaceAll(s, g.ws+string(filepath.Separator), "")
-}
-
-func exceeded(start time.Time, limit time.Duration) bool { return time.Since(start) >= limit }
-
-// overlay puts the pristine test files and manifest of m into the workspace copy of dir.
-func (g *grader) overlay(m *manifest.Manifest, dir string) error {
-	names, err := g.opts.Pristine.TestFiles(m.Dir)
-	if err != nil {
-		return err
-	}
-	files := map[string]string{path.Join(m.Dir, manifest.FileName): manifest.FileName}
-	for _, n := range names {
-		files[path.Join(m.Dir, n)] = n
-	}
-	return workspace.Overlay(filepath.Join(g.ws, filepath.FromSlash(dir)), g.opts.Pristine.Files, files)
-}
-
-// criteria turns test verdicts into criterion statuses.
-func criteria(m *manifest.Manifest, results map[string]*gotest.Result, ex *report.Exercise, timedOut bool) []report.Criterion {
-	var out []report.Criterion
-	for _, c := range m.Criteria {
-		rc := report.Criterion{
-			ID: c.ID, Title: c.Title.EN, TitleES: c.Title.ES, Category: string(c.Category),
-			Weight: c.Weight, Test: c.Test, Hint: c.Hint,
-		}
-		res := results[c.Test]
-		switch {
-		case c.StudentTests():
-			rc.Status = report.NotVerified
-			rc.Message = "decided by your own tests, which this grader does not grade yet"
-		case len(missingPrograms(c.Requires)) > 0:
-			rc.Status = report.NotVerified
-			rc.Message = "needs " + strings.Join(missingPrograms(c.Requires), ", ") + " on PATH"
-		case ex.Build != "ok":
-			rc.Status = report.Error
-			rc.Message = "the exercise did not build"
-		case res == nil || res.Status == gotest.NotRun:
-			rc.Status = report.Error
-			rc.Message = "the test did not run"
-			if timedOut {
-				rc.Status, rc.Message = report.Timeout, "the exercise ran out of time before this test finished"
-			}
-		default:
-			rc.Message = res.Output
-			switch res.Status {
-			case gotest.Pass:
-				rc.Status, rc.Message = report.Met, ""
-			case gotest.Timeout:
-				rc.Status = report.Timeout
-			case gotest.Panic:
-				rc.Status = report.Error
-			case gotest.Skip:
-				rc.Status = report.Unmet
-				rc.Message = "the test skipped itself:\n" + res.Output
-			default:
-				rc.Status = report.Unmet
-			}
-		}
-		if ex.Tampered && rc.Status == report.Met {
-			rc.Status = report.Unmet
-			rc.Message = "the test passed, but the exercise is tampered"
-		}
-		out = append(out, rc)
-	}
-	return out
-}
-
-func missingPrograms(names []string) []string {
-	var missing []string
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			missing = append(missing, n)
-		}
-	}
-	return missing
-}
-
-// quality measures the exercise's own code. Checks that need a working build are unmet when
-// it failed.
-func (g *grader) quality(ctx context.Context, dir string, run *gotest.Run) []report.QualityItem {
-	abs := filepath.Join(g.ws, filepath.FromSlash(dir))
-	code, _, err := workspace.GoFiles(abs)
-	if err != nil {
-		return qualityMissing()
-	}
-	rep, err := quality.Check(abs, code)
-	if err != nil {
-		return qualityMissing()
-	}
-	items := []report.QualityItem{
-		fromFinding(CheckGofmt, rep.Gofmt),
-		g.vet(ctx, dir),
-		fromFinding(CheckDocs, rep.Docs),
-		fromFinding(CheckTODOs, rep.TODOs),
-	}
-	race := report.QualityItem{Check: CheckRace, Status: report.Met}
-	switch {
-	case g.opts.NoRace:
-		race.Status, race.Message = report.Unmet, "not measured: the race detector was turned off"
-	case run == nil || run.BuildFailed:
-		race.Status, race.Message = report.Unmet, "not measured: the tests did not run"
-	case run.Race:
-		race.Status, race.Message = report.Unmet, "the race detector reported a data race"
-	}
-	return append(items, race)
-}
-
-func (g *grader) vet(ctx context.Context, dir string) report.QualityItem {
-	cmd := exec.CommandContext(ctx, "go", "vet", "./"+dir+"/...")
-	cmd.Dir = g.ws
-	cmd.Env = g.env
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return report.QualityItem{Check: CheckVet, Status: report.Unmet, Message: report.Summary(string(out), 8)}
-	}
-	return report.QualityItem{Check: CheckVet, Status: report.Met}
-}
-
-func fromFinding(check string, f quality.Finding) report.QualityItem {
-	if f.OK {
-		return report.QualityItem{Check: check, Status: report.Met}
-	}
-	return report.QualityItem{Check: check, Status: report.Unmet, Message: f.Message}
-}
-
-func qualityMissing() []report.QualityItem {
-	var items []report.QualityItem
-	for _, c := range []string{CheckGofmt, CheckVet, CheckDocs, CheckTODOs, CheckRace} {
-		items = append(items, report.QualityItem{Check: c, Status: report.Unmet, Message: "not measured"})
-	}
-	return items
+func (g *grader) reviewed(m *manifest.Manifest) bool {
+	return slices.Contains(g.opts.Reviewed, m.Exercise)
 }

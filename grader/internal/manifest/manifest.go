@@ -111,6 +111,12 @@ type Manifest struct {
 	Exercise string      `json:"exercise"`
 	Title    Text        `json:"title"`
 	Criteria []Criterion `json:"criteria"`
+	// Concurrent says that the criteria tests exercise the code from several goroutines at
+	// once, so that the race detector's verdict means something and counts.
+	Concurrent bool `json:"concurrent,omitempty"`
+	// Generated lists the files (relative to the exercise directory) that the workbook's
+	// generators write: the code-quality and review checks judge the generator, not them.
+	Generated []string `json:"generated,omitempty"`
 
 	// Dir is the exercise's directory relative to the module root ("ex07-breaker").
 	// It is not part of the file: Load fills it in.
@@ -157,6 +163,11 @@ func (m *Manifest) validate() error {
 	}
 	if len(m.Criteria) == 0 {
 		bad("no criteria")
+	}
+	for _, g := range m.Generated {
+		if g == "" || strings.HasPrefix(g, "/") || strings.Contains(g, "..") || !strings.HasSuffix(g, ".go") {
+			bad("generated file %q is not a Go file's path inside the exercise", g)
+		}
 	}
 	ids := map[string]bool{}
 	tests := map[string]bool{}

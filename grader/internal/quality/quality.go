@@ -10,10 +10,10 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/microservices-workbook/workbook/grader/internal/workspace"
 )
 
 // Finding is the result of one check: OK, or what is wrong.
@@ -29,23 +29,21 @@ type Report struct {
 	TODOs Finding
 }
 
-// Check runs the gofmt, doc-comment and TODO checks over files (paths relative to dir).
-// Generated files (with a "Code generated … DO NOT EDIT." comment) are left out.
-func Check(dir string, files []string) (Report, error) {
+// Check runs the gofmt, doc-comment and TODO checks over the Go files among files. The files
+// the workbook generates (generated, by path) answer to their generator and are left out; a
+// "Code generated" comment in any other file changes nothing.
+func Check(files []workspace.File, generated map[string]bool) Report {
 	var unformatted, undocumented, todos []string
 	fset := token.NewFileSet()
-	for _, name := range files {
-		src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
-		if err != nil {
-			return Report{}, err
+	for _, file := range files {
+		name, src := file.Path, file.Data
+		if !strings.HasSuffix(name, ".go") || generated[name] {
+			continue
 		}
 		f, err := parser.ParseFile(fset, name, src, parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil {
 			unformatted = append(unformatted, name+" (does not parse)")
 			continue
-		}
-		if ast.IsGenerated(f) {
-			continue // generated code answers to its generator, not to these checks
 		}
 		if formatted, err := format.Source(src); err != nil || !bytes.Equal(formatted, src) {
 			unformatted = append(unformatted, name)
@@ -57,7 +55,7 @@ func Check(dir string, files []string) (Report, error) {
 		Gofmt: finding(unformatted, "not gofmt-formatted"),
 		Docs:  finding(undocumented, "exported without a doc comment"),
 		TODOs: finding(todos, "TODOs left"),
-	}, nil
+	}
 }
 
 func finding(items []string, what string) Finding {

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -59,8 +60,18 @@ func writeJUnit(w io.Writer, r *Report) error {
 				s.Skipped++
 			default:
 				body := c.Message
+				if len(c.Failures) > 0 {
+					var parts []string
+					for _, f := range c.Failures {
+						parts = append(parts, FailureText(f, 6))
+					}
+					body = strings.Join(parts, "\n")
+				}
 				if ex.Tampered {
 					body = "tampered exercise\n" + body
+				}
+				if ex.NeedsReview && !ex.Reviewed {
+					body = "needs an instructor's review\n" + body
 				}
 				tc.Failure = &junitFailure{Message: c.Hint, Type: c.Status, Body: body}
 				s.Failures++

@@ -8,16 +8,20 @@ import (
 )
 
 // Version is the version of the JSON schema. Fields may be added without changing it; a field
-// that is renamed, removed or changes meaning bumps it.
-const Version = 1
+// that is renamed, removed or changes meaning bumps it. Version 2: tampered means forged
+// verdicts (edited shipped files are notes); needs_review; sandbox and mode; failures.
+const Version = 2
 
 // Criterion statuses.
 const (
 	Met         = "met"
 	Unmet       = "unmet"
-	NotVerified = "not_verified" // a program the test needs is not installed
+	NotVerified = "not_verified" // a program the test needs is not installed, or the reference is missing
 	Error       = "error"        // the build failed, or the test panicked or crashed
 	Timeout     = "timeout"      // the test ran out of time
+	// NeedsReview marks a criterion whose test passed in an exercise whose code uses means a
+	// forger needs (see Exercise.Review): it earns nothing until an instructor has looked.
+	NeedsReview = "needs_review"
 )
 
 // Code-quality check statuses, besides Met and Unmet.
@@ -32,6 +36,11 @@ type Report struct {
 	Version int `json:"version"`
 	// Target says what was graded: the working tree, or the reference solutions, and where.
 	Target string `json:"target"`
+	// Mode is "trusted" (a grader run on someone else's checkout, with -dir) or "student"
+	// (a grader run on its own checkout).
+	Mode string `json:"mode"`
+	// Sandbox is how student code ran: "bubblewrap", or "none" (no isolation).
+	Sandbox string `json:"sandbox"`
 	// Score is the sum of the category levels; MaxScore is 4 per graded category.
 	Score    int    `json:"score"`
 	MaxScore int    `json:"max_score"`
@@ -42,8 +51,11 @@ type Report struct {
 	// NotVerified lists the criteria left out of the score because a program is missing.
 	NotVerified []string `json:"not_verified"`
 	// Warnings are problems with the grading itself (for example a grader built from an edited
-	// tree).
-	Warnings   []string `json:"warnings,omitempty"`
+	// tree, or no sandbox).
+	Warnings []string `json:"warnings,omitempty"`
+	// Notes are neutral observations about the checkout (for example a go.mod that differs
+	// from the workbook's, which is not used).
+	Notes      []string `json:"notes,omitempty"`
 	DurationMS int64    `json:"duration_ms"`
 }
 
@@ -53,9 +65,14 @@ type Category struct {
 	Title    string `json:"title"`
 	// Level is 1–4, or 0 when nothing in the category was graded.
 	Level int `json:"level"`
+	// Descriptor is the seed rubric's words for the level, in English and Spanish.
+	Descriptor   string `json:"descriptor,omitempty"`
+	DescriptorES string `json:"descriptor_es,omitempty"`
 	// Met and Total are weights.
 	Met   int `json:"met"`
 	Total int `json:"total"`
+	// Capped says why the level is lower than the weights alone would give, if it is.
+	Capped string `json:"capped,omitempty"`
 }
 
 // Exercise is the outcome for one exercise.
@@ -67,12 +84,42 @@ type Exercise struct {
 	// Build is "ok" or "failed".
 	Build       string `json:"build"`
 	BuildOutput string `json:"build_output,omitempty"`
-	// Tampered is set when the checkout changed what decides the grade; it then earns nothing.
-	Tampered      bool          `json:"tampered"`
-	TamperReasons []string      `json:"tamper_reasons,omitempty"`
-	DurationMS    int64         `json:"duration_ms"`
-	Criteria      []Criterion   `json:"criteria"`
-	Quality       []QualityItem `json:"quality"`
+	// Tampered is set when the exercise's code forged verdicts (lines on the grader's
+	// verdict channel that did not verify); it then earns nothing.
+	Tampered      bool     `json:"tampered"`
+	TamperReasons []string `json:"tamper_reasons,omitempty"`
+	// NeedsReview is set when the exercise's code uses means a forger needs; Review lists
+	// them. Its criteria earn nothing until an instructor has looked (grader -reviewed).
+	NeedsReview bool            `json:"needs_review"`
+	Review      []ReviewFinding `json:"review,omitempty"`
+	// Reviewed is set when the instructor accepted the findings with -reviewed.
+	Reviewed bool `json:"reviewed,omitempty"`
+	// Notes are neutral observations: shipped test files that were edited (the grader used
+	// its own copies), the student's own test files, files left out.
+	Notes []string `json:"notes,omitempty"`
+	// Cached is set when the verdicts come from the grader's cache: nothing the grading
+	// depends on changed since they were made.
+	Cached     bool          `json:"cached,omitempty"`
+	DurationMS int64         `json:"duration_ms"`
+	Criteria   []Criterion   `json:"criteria"`
+	Quality    []QualityItem `json:"quality"`
+}
+
+// ReviewFinding is one place in an exercise's code that needs an instructor's review.
+type ReviewFinding struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Rule string `json:"rule"`
+	Text string `json:"text"`
+}
+
+// Failure is one failed check of a criterion's test: a testify assertion or a t.Error line.
+type Failure struct {
+	// Test is the (sub)test it happened in: "TestStateMachine/open_rejects".
+	Test     string `json:"test"`
+	Location string `json:"location,omitempty"`
+	Error    string `json:"error"`
+	Messages string `json:"messages,omitempty"`
 }
 
 // Criterion is the outcome of one checklist criterion.
@@ -83,11 +130,20 @@ type Criterion struct {
 	Category string `json:"category"`
 	Weight   int    `json:"weight"`
 	Status   string `json:"status"`
-	// Test is the test that decides the criterion.
+	// Test is the test that decides the criterion (empty for one decided by the student's
+	// own tests).
 	Test string `json:"test"`
-	// Message is what the test printed when it did not pass (capped).
+	// Kind is "student_tests" for a criterion decided by the student's own tests.
+	Kind string `json:"kind,omitempty"`
+	// Message is what the test printed when it did not pass (capped), or why the criterion
+	// has its status.
 	Message string `json:"message,omitempty"`
-	Hint    string `json:"hint"`
+	// FailedTests are the deepest subtests that failed; Failures their failed checks.
+	FailedTests []string  `json:"failed_tests,omitempty"`
+	Failures    []Failure `json:"failures,omitempty"`
+	// Missed describes the wrong implementations the student's own tests did not catch.
+	Missed []string `json:"missed,omitempty"`
+	Hint   string   `json:"hint"`
 }
 
 // QualityItem is one measured code-quality check of an exercise.

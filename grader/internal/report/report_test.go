@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,7 +19,8 @@ func sample() *Report {
 		Version: Version, Target: "working tree at /w", Score: 13, MaxScore: 24,
 		Band: "Needs improvement",
 		Rubric: []Category{
-			{Category: "resilience", Title: "Resilience / Resiliencia", Level: 2, Met: 2, Total: 4},
+			{Category: "resilience", Title: "Resilience / Resiliencia", Level: 2, Met: 2, Total: 4,
+				Descriptor: "Basic error handling", DescriptorES: "Manejo de errores básico"},
 			{Category: "observability", Title: "Observability / Observabilidad", Level: 0},
 		},
 		Exercises: []Exercise{{
@@ -24,6 +29,15 @@ func sample() *Report {
 				{ID: "ex07.state-machine", Title: "State machine", TitleES: "Máquina de estados", Category: "resilience", Weight: 1, Status: Met, Test: "TestStateMachine", Hint: "h1"},
 				{ID: "ex07.thresholds", Title: "Thresholds", TitleES: "Umbrales", Category: "resilience", Weight: 1, Status: Unmet, Test: "TestConfigurableThresholds",
 					Message: "=== RUN   TestConfigurableThresholds\n    criteria_test.go:10: want open after 5 failures, got closed\n--- FAIL: TestConfigurableThresholds (0.00s)\n", Hint: "count consecutive failures"},
+				{ID: "ex07.timeout-recovery", Title: "Recovery", TitleES: "Recuperación", Category: "resilience", Weight: 1, Status: Unmet, Test: "TestTimeoutAndRecovery",
+					Message:     "time=… level=INFO msg=\"state change\" from=closed to=open\n" + strings.Repeat("time=… level=INFO msg=tick\n", 10),
+					FailedTests: []string{"TestTimeoutAndRecovery/half-open after the timeout"},
+					Failures: []Failure{{Test: "TestTimeoutAndRecovery/half-open after the timeout", Location: "criteria_test.go:201",
+						Error: "Not equal: \nexpected: \"half-open\"\nactual  : \"open\"", Messages: "at OpenTimeout after opening, the breaker must be half-open"}},
+					Hint: "read the time from config.Clock"},
+				{ID: "ex07.tests", Title: "Your tests", TitleES: "Tus tests", Category: "code_quality", Weight: 3, Status: Unmet, Kind: "student_tests",
+					Message: "your tests caught 3 of 7 wrong implementations (5 needed)", Missed: []string{"the breaker never half-opens", "a success does not reset the failure count"},
+					Hint: "test every state"},
 				{ID: "ex05.consul", Title: "Consul", TitleES: "Consul", Category: "architecture", Weight: 1, Status: NotVerified, Test: "TestConsul", Message: "consul is not on PATH", Hint: "install consul"},
 			},
 			Quality: []QualityItem{{Check: "gofmt", Status: Met}, {Check: "docs", Status: Unmet, Message: "1 exported without a doc comment: X"}},
@@ -75,7 +89,7 @@ func TestMarkdown(t *testing.T) {
 	require.NoError(t, Write(&buf, sample(), Markdown))
 	out := buf.String()
 	assert.Contains(t, out, "## Workbook grade: 13/24")
-	assert.Contains(t, out, "| Resilience / Resiliencia | ★★☆☆ | 2/4 |")
+	assert.Contains(t, out, "| Resilience / Resiliencia | ★★☆☆ | 2/4 | Basic error handling / Manejo de errores básico |")
 	assert.Contains(t, out, "- ❌ **Thresholds** (`ex07.thresholds`) — unmet: count consecutive failures")
 }
 
@@ -85,12 +99,36 @@ func TestJUnitIsValidXML(t *testing.T) {
 	var got junitSuites
 	require.NoError(t, xml.Unmarshal(buf.Bytes(), &got))
 	require.Len(t, got.Suites, 1)
-	assert.Equal(t, 3, got.Tests)
-	assert.Equal(t, 1, got.Failures)
+	assert.Equal(t, 5, got.Tests)
+	assert.Equal(t, 3, got.Failures)
 	assert.Equal(t, 1, got.Skipped)
 	assert.Equal(t, "unmet", got.Suites[0].Cases[1].Failure.Type)
 }
 
 func TestUnknownFormat(t *testing.T) {
 	assert.Error(t, Write(&bytes.Buffer{}, sample(), Format("yaml")))
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestTextGolden compares the text report with testdata/text.golden: an unmet assertion shows
+// its location, error and message even when the code under test logged first, the failing
+// subtest and the command that runs it again; a criterion graded on the student's tests lists
+// what they missed.
+func TestTextGolden(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, sample(), Text))
+	golden := filepath.Join("testdata", "text.golden")
+	if *update {
+		require.NoError(t, os.MkdirAll("testdata", 0o755))
+		require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), buf.String(), "run go test ./grader/internal/report -run TestTextGolden -update after a deliberate change")
+	out := buf.String()
+	assert.Contains(t, out, "at OpenTimeout after opening, the breaker must be half-open")
+	assert.Contains(t, out, "go test ./ex07-breaker/ -run '^TestTimeoutAndRecovery$/^half-open after the timeout$'")
+	assert.NotContains(t, out, "msg=tick", "log lines of the code under test are not the explanation")
+	assert.Contains(t, out, "the breaker never half-opens")
 }

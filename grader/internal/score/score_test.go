@@ -64,3 +64,37 @@ func TestBandFor(t *testing.T) {
 		assert.Equal(t, tc.want, BandFor(tc.score, tc.max).Min, "BandFor(%d, %d)", tc.score, tc.max)
 	}
 }
+
+func TestMechanicalItemsAloneStopAtTwo(t *testing.T) {
+	mech := Item{Category: manifest.CodeQuality, Weight: 1, Met: true, Mechanical: true}
+	tests := Item{Category: manifest.CodeQuality, Weight: 3}
+	level := func(items ...Item) Category {
+		for _, c := range Compute(items).Categories {
+			if c.Category == manifest.CodeQuality {
+				return c
+			}
+		}
+		return Category{}
+	}
+	assert.Equal(t, Category{Category: manifest.CodeQuality, Level: 2, Met: 1, Total: 1, Capped: true}, level(mech),
+		"clean code without tests of one's own is 'working code', whatever the checks say")
+	assert.Equal(t, 1, level(mech, tests).Level, "1 of 4")
+	tests.Met = true
+	assert.Equal(t, 4, level(mech, tests).Level)
+	assert.Equal(t, 3, level(mech, mech, mech, tests, Item{Category: manifest.CodeQuality, Weight: 1}).Level, "6 of 7 is 86 %")
+}
+
+func TestDescriptors(t *testing.T) {
+	for _, c := range manifest.Categories() {
+		for level := 1; level <= 4; level++ {
+			en, es := Descriptor(c, level)
+			assert.NotEmpty(t, en, "%s %d", c, level)
+			assert.NotEmpty(t, es, "%s %d", c, level)
+		}
+	}
+	en, es := Descriptor(manifest.Communication, 3)
+	assert.Equal(t, "HTTP + Events working", en)
+	assert.Equal(t, "HTTP y eventos funcionando", es)
+	en, _ = Descriptor(manifest.Communication, 0)
+	assert.Empty(t, en)
+}

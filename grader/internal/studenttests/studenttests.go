@@ -1,0 +1,335 @@
+// Package studenttests grades the criteria that ask students to write tests (manifest kind
+// student_tests) as what they are: the student's tests must pass against the student's code and
+// against the reference solution (a test that fails a correct implementation is wrong), and
+// must fail against enough of the listed mutants (plausible wrong implementations). The report
+// names, as hints, the mutants they did not catch.
+//
+// Runs against the reference and the mutants never show the tests' output: it would carry the
+// reference's behaviour into a report the student may see.
+package studenttests
+
+import (
+	"context"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/microservices-workbook/workbook/grader/internal/engine"
+	"github.com/microservices-workbook/workbook/grader/internal/gotest"
+	"github.com/microservices-workbook/workbook/grader/internal/manifest"
+	"github.com/microservices-workbook/workbook/grader/internal/mutant"
+	"github.com/microservices-workbook/workbook/grader/internal/workspace"
+)
+
+// Input is what grading one exercise's student-tests criteria needs.
+type Input struct {
+	// Manifest is the exercise's manifest.
+	Manifest *manifest.Manifest
+	// GradedDir is the graded directory ("ex07-breaker", or "solutions/ex07-breaker").
+	GradedDir string
+	// Package is the exercise package's Go name.
+	Package string
+	// Code are the student's files of the graded directory, test files left out, with paths
+	// relative to it.
+	Code []workspace.File
+	// Pristine are the exercise's pristine test files, with paths relative to its directory.
+	Pristine []workspace.File
+	// Tests are the student's own test files (at the top of the graded directory).
+	Tests []workspace.File
+	// TestData are the files of the graded directory's testdata/, with paths relative to the
+	// graded directory, which the student's tests may read.
+	TestData []workspace.File
+	// Reference holds solutions/ and the mutants, with paths from the module root; nil when
+	// this grader has none.
+	Reference fs.FS
+	// Engine runs the jobs.
+	Engine *engine.Engine
+	// Timeout bounds one run. Default 2 minutes.
+	Timeout time.Duration
+}
+
+// Verdict is the outcome for one criterion.
+type Verdict struct {
+	// Status is "met", "unmet" or "not_verified".
+	Status string
+	// Message says why, in a sentence or a few lines.
+	Message string
+	// Missed describes the mutants the tests did not catch.
+	Missed []string
+	// Caught and Total count the listed mutants.
+	Caught, Total int
+}
+
+// The statuses a Verdict can have.
+const (
+	Met         = "met"
+	Unmet       = "unmet"
+	NotVerified = "not_verified"
+)
+
+// Grade grades every student-tests criterion of in.Manifest, by id. All of them share the runs
+// against the student's code and the reference.
+func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
+	var criteria []manifest.Criterion
+	for _, c := range in.Manifest.Criteria {
+		if c.StudentTests() {
+			criteria = append(criteria, c)
+		}
+	}
+	out := map[string]Verdict{}
+	if len(criteria) == 0 {
+		return out, nil
+	}
+	all := func(v Verdict) map[string]Verdict {
+		for _, c := range criteria {
+			out[c.ID] = v
+		}
+		return out
+	}
+	names, err := TestNames(in.Tests)
+	if err != nil {
+		return all(Verdict{Status: Unmet, Message: err.Error()}), nil
+	}
+	if len(names) == 0 {
+		return all(Verdict{Status: Unmet, Message: fmt.Sprintf(
+			"no tests of yours found: write them in %s/student_test.go (or any new _test.go file there)", in.GradedDir)}), nil
+	}
+	if in.Reference == nil {
+		return all(Verdict{Status: NotVerified, Message: "this grader has no reference solution to check your tests against (a student edition)"}), nil
+	}
+	refDir := path.Join("solutions", in.Manifest.Dir)
+	refCode, err := readDir(in.Reference, refDir)
+	if err != nil || len(refCode) == 0 {
+		return all(Verdict{Status: NotVerified, Message: "this grader has no reference solution for " + in.Manifest.Dir}), nil
+	}
+	mutants, err := mutant.Load(in.Reference, mutant.Dir, in.Manifest.Dir)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]mutant.Mutant{}
+	for _, m := range mutants {
+		byName[m.Name] = m
+	}
+
+	// Against the student's own code, then the reference: every test must pass.
+	own, err := in.run(ctx, "own", in.GradedDir, in.Code, names)
+	if err != nil {
+		return nil, err
+	}
+	if msg := mustPass(own, names, true); msg != "" {
+		return all(Verdict{Status: Unmet, Message: "your tests do not pass against your own code: " + msg}), nil
+	}
+	ref, err := in.run(ctx, "reference", refDir, refCode, names)
+	if err != nil {
+		return nil, err
+	}
+	if msg := mustPass(ref, names, false); msg != "" {
+		return all(Verdict{Status: Unmet, Message: "your tests fail against a correct implementation (the reference solution): " + msg +
+			"; a test must accept every correct design the statement allows"}), nil
+	}
+
+	// Against each mutant the criteria list: caught when any test does not pass.
+	wanted := map[string]bool{}
+	for _, c := range criteria {
+		for _, n := range c.Mutants {
+			wanted[n] = true
+		}
+	}
+	caught := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(wanted))
+	for name := range wanted {
+		m, ok := byName[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: a criterion lists mutant %q, which does not exist", in.Manifest.Dir, name)
+		}
+		wg.Go(func() {
+			code, err := applyTo(refCode, m)
+			if err != nil {
+				errs <- err
+				return
+			}
+			res, err := in.run(ctx, "mutant-"+m.Name, refDir, code, names)
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			caught[m.Name] = res.Run == nil || anyFailed(res.Run, names)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	for _, c := range criteria {
+		v := Verdict{Total: len(c.Mutants)}
+		for _, n := range c.Mutants {
+			if caught[n] {
+				v.Caught++
+			} else {
+				v.Missed = append(v.Missed, byName[n].Description)
+			}
+		}
+		sort.Strings(v.Missed)
+		v.Status = Unmet
+		if v.Caught >= c.MinCaught {
+			v.Status = Met
+		}
+		v.Message = fmt.Sprintf("your tests caught %d of %d wrong implementations (%d needed)", v.Caught, v.Total, c.MinCaught)
+		out[c.ID] = v
+	}
+	return out, nil
+}
+
+// run builds and runs the student's tests over code placed at dir, with the pristine tests
+// beside them (the student's tests may use their helpers).
+func (in Input) run(ctx context.Context, label, dir string, code []workspace.File, tests []string) (*engine.Outcome, error) {
+	var files []workspace.File
+	for _, group := range [][]workspace.File{code, in.Pristine, in.Tests, in.TestData} {
+		for _, f := range group {
+			files = append(files, workspace.File{Path: path.Join(dir, f.Path), Data: f.Data})
+		}
+	}
+	// The run sees the student's test data, never the code's sources: a test that read them
+	// could tell the reference from a mutant without testing anything.
+	data := path.Join(dir, "testdata") + "/"
+	return in.Engine.Run(ctx, engine.Job{
+		Label: in.Manifest.Exercise + "-tests-" + label, Files: files, Dir: dir, Package: in.Package,
+		Tests: tests, Timeout: in.Timeout,
+		Visible: func(p string) bool { return strings.HasPrefix(p, data) },
+	})
+}
+
+// mustPass returns why the outcome is not a pass of every test, or "". Output is shown only
+// for the student's own code.
+func mustPass(out *engine.Outcome, tests []string, show bool) string {
+	if out.Run == nil {
+		if show {
+			return "they do not build:\n" + out.Build.Output
+		}
+		return "they do not build against it (do they use something only your code declares?)"
+	}
+	var bad []string
+	for _, t := range tests {
+		r := out.Run.Results[t]
+		if r.Status == gotest.Pass || r.Status == gotest.Skip {
+			continue
+		}
+		what := fmt.Sprintf("%s (%s)", t, r.Status)
+		if show && len(r.Failures) > 0 {
+			f := r.Failures[0]
+			what += fmt.Sprintf(" at %s: %s", f.Location, firstLine(f.Error))
+			if f.Messages != "" {
+				what += " — " + firstLine(f.Messages)
+			}
+		}
+		bad = append(bad, what)
+	}
+	if out.Run.Forged > 0 {
+		bad = append(bad, "lines on the grader's verdict channel that did not come from the grader")
+	}
+	return strings.Join(bad, "; ")
+}
+
+func anyFailed(run *gotest.Run, tests []string) bool {
+	for _, t := range tests {
+		if s := run.Results[t].Status; s != gotest.Pass && s != gotest.Skip {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+// TestNames returns the top-level tests the files declare, sorted.
+func TestNames(files []workspace.File) ([]string, error) {
+	var names []string
+	for _, f := range files {
+		file, err := parser.ParseFile(token.NewFileSet(), f.Path, f.Data, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, fmt.Errorf("%s does not parse: %v", f.Path, err)
+		}
+		for _, d := range file.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if ok && fn.Recv == nil && isTest(fn) {
+				names = append(names, fn.Name.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// isTest reports whether fn is a test: TestXxx(t *testing.T).
+func isTest(fn *ast.FuncDecl) bool {
+	name := fn.Name.Name
+	if !strings.HasPrefix(name, "Test") || name == "TestMain" {
+		return false
+	}
+	if rest := name[len("Test"):]; rest != "" && rest[0] >= 'a' && rest[0] <= 'z' {
+		return false
+	}
+	params := fn.Type.Params.List
+	if len(params) != 1 || fn.Type.Results != nil {
+		return false
+	}
+	star, ok := params[0].Type.(*ast.StarExpr)
+	if !ok {
+		return false
+	}
+	sel, ok := star.X.(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "T"
+}
+
+// readDir reads the non-test files below dir of fsys, with paths relative to dir.
+func readDir(fsys fs.FS, dir string) ([]workspace.File, error) {
+	var out []workspace.File
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, workspace.File{Path: strings.TrimPrefix(p, dir+"/"), Data: data})
+		return nil
+	})
+	return out, err
+}
+
+// applyTo returns a copy of code with m applied to its file.
+func applyTo(code []workspace.File, m mutant.Mutant) ([]workspace.File, error) {
+	out := make([]workspace.File, len(code))
+	found := false
+	for i, f := range code {
+		out[i] = f
+		if f.Path == m.File {
+			data, err := m.Apply(f.Data)
+			if err != nil {
+				return nil, err
+			}
+			out[i].Data = data
+			found = true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("mutant %s: the reference has no file %s", m.ID(), m.File)
+	}
+	return out, nil
+}
