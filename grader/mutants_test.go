@@ -30,6 +30,9 @@ type mutant struct {
 		Old string `json:"old"`
 		New string `json:"new"`
 	} `json:"replace"`
+	// Race grades the mutant with the race detector on, as the grader does by default: the
+	// mutant is a data race that only the detector shows.
+	Race bool `json:"race"`
 	// Fails lists the criteria that must not be met with the mutant applied.
 	Fails []string `json:"fails"`
 
@@ -85,7 +88,11 @@ func gradeMutant(source string, m mutant, extra ...string) (*report.Report, erro
 	if err := m.apply(checkout); err != nil {
 		return nil, err
 	}
-	args := append([]string{"-dir", checkout, "-solutions", "-no-race"}, extra...)
+	args := []string{"-dir", checkout, "-solutions"}
+	if !m.Race {
+		args = append(args, "-no-race")
+	}
+	args = append(args, extra...)
 	return gradeReport(args...)
 }
 
