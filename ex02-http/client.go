@@ -30,6 +30,8 @@ func newAPI(baseURL string, opts []Option) api {
 // do sends a request to path, with in (when not nil) as its JSON body, and decodes the JSON
 // body of a successful response into out (when not nil). It retries as a.cfg.Retry says.
 func (a *api) do(ctx context.Context, method, path string, in, out any) error {
+	// TODO(ex02.http-errors): send in, when not nil, as a JSON body with the header
+	// Content-Type: application/json.
 	// TODO(ex02.retry-backoff): encode in with json.Marshal once, before the first attempt. For
 	// a POST (unless a.cfg.NoIdempotencyKeys), make one Idempotency-Key (crypto/rand.Text) and
 	// send it on every attempt of this call. Loop over the attempts: stop on success, on an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -563,6 +564,8 @@ func TestHTTPErrors(t *testing.T) {
 		})
 	}
 
+	t.Run("the clients against the provided services", clientsAgainstServices)
+
 	t.Run("a large body within MaxResponseBytes is fine", func(t *testing.T) {
 		const n = MaxResponseBytes - 1024
 		srv := newScriptedServer(t, step{body: fmt.Sprintf(`{"id":"u1","email":"ada@example.com","name":"%s"}`, strings.Repeat("a", n))})
@@ -744,7 +747,11 @@ func TestContextCancellation(t *testing.T) {
 	})
 }
 
-func TestIntegration(t *testing.T) {
+// clientsAgainstServices checks each client against the provided services (services_test.go):
+// create and read back, with ids that need escaping and whole orders; the errors of the real
+// services; and the order service calling the other two through your clients. It is a part of
+// TestHTTPErrors.
+func clientsAgainstServices(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("users", func(t *testing.T) {
@@ -765,7 +772,9 @@ func TestIntegration(t *testing.T) {
 		}
 		for _, r := range sys.usersLog.all() {
 			if r.Method == http.MethodPost {
-				assert.Equal(t, "application/json", r.ContentType, "a POST must say its body is JSON")
+				mediaType, _, err := mime.ParseMediaType(r.ContentType)
+				assert.NoError(t, err, "the Content-Type of a POST, %q, does not parse", r.ContentType)
+				assert.Equal(t, "application/json", mediaType, "a POST must say its body is JSON (Content-Type: application/json, parameters allowed), got Content-Type %q", r.ContentType)
 			}
 		}
 	})
