@@ -30,17 +30,21 @@ func newAPI(baseURL string, opts []Option) api {
 // do sends a request to path, with in (when not nil) as its JSON body, and decodes the JSON
 // body of a successful response into out (when not nil). It retries as a.cfg.Retry says.
 func (a *api) do(ctx context.Context, method, path string, in, out any) error {
+	// TODO(ex02.http-errors): send in, when not nil, as a JSON body with the header
+	// Content-Type: application/json.
 	// TODO(ex02.retry-backoff): encode in with json.Marshal once, before the first attempt. For
 	// a POST (unless a.cfg.NoIdempotencyKeys), make one Idempotency-Key (crypto/rand.Text) and
 	// send it on every attempt of this call. Loop over the attempts: stop on success, on an
-	// error that is not worth retrying (retryableStatus, or a transport error), on a request
-	// that is not safe to send twice (safeToRetry), or after a.cfg.Retry.MaxAttempts. Before
+	// error that is not worth retrying (a status that retryableStatus refuses; a transport error
+	// or a timed-out attempt is worth retrying), on a request that is not safe to send twice
+	// (safeToRetry), or after a.cfg.Retry.MaxAttempts. Before
 	// each retry wait a.cfg.Retry.backoff(n, a.cfg.Rand), or what Retry-After asks (capped at
 	// MaxDelay), with a.cfg.Sleeper; log the retry with a.cfg.Logger.
 	// TODO(ex02.cancellation): build each request with http.NewRequestWithContext(ctx, …); do not
 	// retry once ctx is done, and return the sleeper's error when it was cut short.
 	// TODO(ex02.timeout): an attempt that took longer than the timeout fails with an error
-	// wrapping ErrTimeout (errors.As a net.Error whose Timeout() is true, or ctx's deadline).
+	// wrapping ErrTimeout (errors.As a net.Error whose Timeout() is true); a call past ctx's
+	// deadline with an error wrapping both ErrTimeout and context.DeadlineExceeded.
 	// TODO(ex02.http-errors): a status of 400 or more becomes errorFromResponse(resp); read a
 	// successful body through io.LimitReader(resp.Body, MaxResponseBytes+1): more than
 	// MaxResponseBytes, or JSON that does not decode into out, is an error wrapping ErrBadResponse.

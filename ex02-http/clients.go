@@ -24,7 +24,7 @@ func (c *UserServiceClient) GetUser(ctx context.Context, userID string) (*User, 
 // CreateUser creates user. It returns an error wrapping ErrConflict when the id is taken, and a
 // *ValidationError when the service rejects the user.
 func (c *UserServiceClient) CreateUser(ctx context.Context, user User) error {
-	// TODO(ex02.httptest-integration): POST /users with user as the JSON body, through c.do.
+	// TODO(ex02.http-errors): POST /users with user as the JSON body, through c.do.
 	return ErrNotImplemented
 }
 
@@ -48,7 +48,7 @@ func (c *ProductServiceClient) GetProduct(ctx context.Context, productID string)
 // CreateProduct adds product to the catalog. It returns an error wrapping ErrConflict when the
 // id is taken, and a *ValidationError when the service rejects the product.
 func (c *ProductServiceClient) CreateProduct(ctx context.Context, product Product) error {
-	// TODO(ex02.httptest-integration): POST /products with product as the JSON body.
+	// TODO(ex02.http-errors): POST /products with product as the JSON body.
 	return ErrNotImplemented
 }
 
@@ -74,7 +74,7 @@ func (c *OrderServiceClient) GetOrder(ctx context.Context, orderID string) (*Ord
 // the id is taken, and a *ValidationError when the order is invalid or names an unknown user or
 // product.
 func (c *OrderServiceClient) CreateOrder(ctx context.Context, order Order) error {
-	// TODO(ex02.httptest-integration): POST /orders with the whole order, items included, as the
-	// JSON body.
+	// TODO(ex02.http-errors): POST /orders with the whole order, items included, as the JSON
+	// body.
 	return ErrNotImplemented
 }

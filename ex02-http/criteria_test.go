@@ -2,8 +2,8 @@ package httpcomm
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -156,15 +156,6 @@ func awaitBefore[T any](t *testing.T, ch <-chan T, done <-chan error, what strin
 	}
 }
 
-// isTimeout reports whether err says that the call timed out.
-func isTimeout(err error) bool {
-	if errors.Is(err, ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	netErr, ok := errors.AsType[net.Error](err)
-	return ok && netErr.Timeout()
-}
-
 const userJSON = `{"id":"u1","email":"ada@example.com","name":"Ada"}`
 
 func TestTimeout(t *testing.T) {
@@ -193,7 +184,8 @@ func TestTimeout(t *testing.T) {
 			elapsed := time.Since(start)
 
 			require.Error(t, err, "GetUser against %s must fail", tc.name)
-			assert.True(t, isTimeout(err), "against %s: want an error wrapping ErrTimeout, got %v", tc.name, err)
+			assert.ErrorIs(t, err, ErrTimeout,
+				"against %s, the attempt outlived WithTimeout(%v): want an error wrapping ErrTimeout (wrap a net.Error whose Timeout() is true), got %v", tc.name, timeout, err)
 			assert.NotErrorIs(t, err, context.Canceled, "nobody cancelled the call: it timed out")
 			assert.GreaterOrEqual(t, elapsed, timeout*9/10, "the call returned after %v, before the configured timeout of %v", elapsed, timeout)
 			assert.EqualValues(t, 1, srv.hits.Load(), "with MaxAttempts 1 the server must see one request")
@@ -213,6 +205,7 @@ func TestTimeout(t *testing.T) {
 		}), fmt.Sprintf("GetUser with a context deadline of %v to return", timeout))
 		require.Error(t, err, "a call past its context deadline must fail")
 		assert.ErrorIs(t, err, context.DeadlineExceeded, "a call past its context deadline: want context.DeadlineExceeded, got %v", err)
+		assert.ErrorIs(t, err, ErrTimeout, "a call past its context deadline timed out: ErrTimeout's doc promises an error wrapping both ErrTimeout and context.DeadlineExceeded, got %v", err)
 	})
 
 	t.Run("a prompt answer is not a timeout", func(t *testing.T) {
@@ -359,7 +352,7 @@ func TestRetryWithBackoff(t *testing.T) {
 		})
 	}
 
-	for _, status := range []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity} {
+	for _, status := range []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusInternalServerError} {
 		t.Run(fmt.Sprintf("%d is not retried", status), func(t *testing.T) {
 			srv := newScriptedServer(t, step{status: status}, step{body: userJSON})
 			sleeper := &sleepRecorder{}
@@ -381,6 +374,23 @@ func TestRetryWithBackoff(t *testing.T) {
 		require.NoError(t, err, "the first connection was dropped, the second attempt answered 200")
 		assert.Equal(t, "ada@example.com", user.Email)
 		assert.EqualValues(t, 2, srv.hits.Load(), "want the dropped attempt and one retry")
+		assert.Len(t, sleeper.get(), 1, "want one wait before the retry")
+	})
+
+	t.Run("a timed-out attempt is retried", func(t *testing.T) {
+		srv := newScriptedServer(t, step{block: true}, step{body: userJSON})
+		sleeper := &sleepRecorder{}
+		client := NewUserServiceClient(srv.URL, WithTimeout(100*ms), WithSleeper(sleeper.sleep))
+		t.Cleanup(client.CloseIdleConnections)
+
+		var user *User
+		err := await(t, inBackground(func() (err error) {
+			user, err = client.GetUser(t.Context(), "u1")
+			return err
+		}), "GetUser to return after a first attempt that timed out and a second that answered")
+		require.NoError(t, err, "the first attempt outlived WithTimeout(100ms), the second answered 200: a timed-out attempt may pass when tried again")
+		assert.Equal(t, "ada@example.com", user.Email)
+		assert.EqualValues(t, 2, srv.hits.Load(), "want the timed-out attempt and one retry")
 		assert.Len(t, sleeper.get(), 1, "want one wait before the retry")
 	})
 
@@ -563,6 +573,8 @@ func TestHTTPErrors(t *testing.T) {
 		})
 	}
 
+	t.Run("the clients against the provided services", clientsAgainstServices)
+
 	t.Run("a large body within MaxResponseBytes is fine", func(t *testing.T) {
 		const n = MaxResponseBytes - 1024
 		srv := newScriptedServer(t, step{body: fmt.Sprintf(`{"id":"u1","email":"ada@example.com","name":"%s"}`, strings.Repeat("a", n))})
@@ -744,7 +756,11 @@ func TestContextCancellation(t *testing.T) {
 	})
 }
 
-func TestIntegration(t *testing.T) {
+// clientsAgainstServices checks each client against the provided services (services_test.go):
+// create and read back, with ids that need escaping and whole orders; the errors of the real
+// services; and the order service calling the other two through your clients. It is a part of
+// TestHTTPErrors.
+func clientsAgainstServices(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("users", func(t *testing.T) {
@@ -765,7 +781,9 @@ func TestIntegration(t *testing.T) {
 		}
 		for _, r := range sys.usersLog.all() {
 			if r.Method == http.MethodPost {
-				assert.Equal(t, "application/json", r.ContentType, "a POST must say its body is JSON")
+				mediaType, _, err := mime.ParseMediaType(r.ContentType)
+				assert.NoError(t, err, "the Content-Type of a POST, %q, does not parse", r.ContentType)
+				assert.Equal(t, "application/json", mediaType, "a POST must say its body is JSON (Content-Type: application/json, parameters allowed), got Content-Type %q", r.ContentType)
 			}
 		}
 	})

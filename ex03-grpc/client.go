@@ -81,41 +81,45 @@ func NewUserGRPCClient(address string, opts ...Option) (*UserGRPCClient, error) 
 		opt(&cfg)
 	}
 	// TODO(ex03.client-pooling): create one connection with grpc.NewClient(address, …) and keep
-	// it for every call. Its dial options, before cfg.dialOptions: plaintext transport
-	// credentials (insecure.NewCredentials), grpc.WithKeepaliveParams(cfg.keepalive), and a
-	// default service config that picks the round_robin balancer.
+	// it for every call. Its dial options, before cfg.dialOptions (so that the caller's win):
+	// plaintext transport credentials (insecure.NewCredentials),
+	// grpc.WithKeepaliveParams(cfg.keepalive), and a default service config that picks the
+	// round_robin balancer.
 	// TODO(ex03.interceptors): and UnaryClientInterceptor(cfg.logger, cfg.metrics).
 	return &UserGRPCClient{}, nil
 }
 
 // GetUser returns the user with the given id. The error wraps ErrNotFound when there is none.
 func (c *UserGRPCClient) GetUser(ctx context.Context, userID string) (*User, error) {
-	// TODO(ex03.client-pooling): call the service with ctx (given the default timeout when it has
-	// no deadline: gRPC sends the deadline to the server), and decode the user (fromProto).
-	// TODO(ex03.status-codes): map the status code of an error back to the domain's errors:
-	// InvalidArgument to ErrInvalidInput, NotFound to ErrNotFound, AlreadyExists to
-	// ErrAlreadyExists, Unavailable to ErrUnavailable, DeadlineExceeded to
-	// context.DeadlineExceeded. Wrap with %w both the sentinel and the status error.
+	// TODO(ex03.client-pooling): call the service over the client's one connection, and decode
+	// every field of the user (fromProto).
+	// TODO(ex03.status-codes): call with ctx, given the client's timeout (WithTimeout, default
+	// DefaultTimeout) when it has no deadline: gRPC sends the deadline to the server. Map the
+	// status code of an error back to the domain's errors: InvalidArgument to ErrInvalidInput,
+	// NotFound to ErrNotFound, AlreadyExists to ErrAlreadyExists, Unavailable to ErrUnavailable,
+	// DeadlineExceeded to context.DeadlineExceeded, Canceled to context.Canceled. Wrap with %w
+	// both the sentinel and the status error, so that status.Code(err) still works.
 	return nil, ErrNotImplemented
 }
 
 // CreateUser creates user and returns it as stored. The error wraps ErrInvalidInput or
 // ErrAlreadyExists when the service refused it.
 func (c *UserGRPCClient) CreateUser(ctx context.Context, user User) (*User, error) {
-	// TODO(ex03.mock-servers): as GetUser, once the .proto gives CreateUserRequest its user.
+	// TODO(ex03.client-pooling, ex03.status-codes): as GetUser, once the .proto gives
+	// CreateUserRequest its user: send every field, return the user the server answered.
 	return nil, ErrNotImplemented
 }
 
 // UpdateUser replaces the user with user.ID by user and returns it as stored. The error wraps
 // ErrNotFound or ErrInvalidInput when the service refused it.
 func (c *UserGRPCClient) UpdateUser(ctx context.Context, user User) (*User, error) {
-	// TODO(ex03.mock-servers): as GetUser.
+	// TODO(ex03.client-pooling, ex03.status-codes): as CreateUser.
 	return nil, ErrNotImplemented
 }
 
 // DeleteUser deletes the user with the given id. The error wraps ErrNotFound when there is none.
 func (c *UserGRPCClient) DeleteUser(ctx context.Context, userID string) error {
-	// TODO(ex03.mock-servers): as GetUser.
+	// TODO(ex03.client-pooling, ex03.status-codes): as GetUser.
 	return ErrNotImplemented
 }
 

@@ -43,6 +43,7 @@ func NewServer(logger *slog.Logger, metrics *Metrics, opts ...grpc.ServerOption)
 	// TODO(ex03.client-pooling): and a keepalive.EnforcementPolicy that accepts pings as often as
 	// DefaultKeepalive.Time, even with no call in flight (grpc.KeepaliveEnforcementPolicy): by
 	// default a server closes the connection of a client that pings more than every 5 minutes.
+	// The caller's opts come after these, so that they win.
 	return grpc.NewServer(opts...)
 }
 
@@ -53,7 +54,8 @@ func (s *UserGRPCServer) GetUser(ctx context.Context, req *userpb.GetUserRequest
 	// TODO(ex03.status-codes): every error is a status: InvalidArgument for a bad request,
 	// NotFound and AlreadyExists for the backend's ErrNotFound and ErrAlreadyExists, and
 	// Internal, with a message that says nothing of the cause, for the backend's own failures
-	// (log those with s.logger).
+	// (log the backend's error with s.logger: nobody else will see it). Every RPC passes its ctx
+	// on to the backend.
 	return nil, status.Error(codes.Unimplemented, "GetUser: not implemented")
 }
 
@@ -67,7 +69,8 @@ func (s *UserGRPCServer) CreateUser(ctx context.Context, req *userpb.CreateUserR
 
 // UpdateUser replaces the user with req.user.id by req.user.
 func (s *UserGRPCServer) UpdateUser(ctx context.Context, req *userpb.UpdateUserRequest) (*userpb.UpdateUserResponse, error) {
-	// TODO(ex03.server): check req.user as CreateUser does, then s.service.UpdateUser.
+	// TODO(ex03.server): check req.user as CreateUser does (an id and a plain email address),
+	// then s.service.UpdateUser.
 	return nil, status.Error(codes.Unimplemented, "UpdateUser: not implemented")
 }
 

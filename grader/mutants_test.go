@@ -55,7 +55,11 @@ func gradeMutant(source string, m mutant.Mutant, extra ...string) (*report.Repor
 	if err := apply(checkout, m); err != nil {
 		return nil, err
 	}
-	args := append([]string{"-dir", checkout, "-solutions", "-no-race"}, extra...)
+	args := []string{"-dir", checkout, "-solutions"}
+	if !m.Race {
+		args = append(args, "-no-race")
+	}
+	args = append(args, extra...)
 	return gradeReport(args...)
 }
 

@@ -25,7 +25,7 @@ func NewService() *Service {
 // SetStock records that quantity units of the product are in stock.
 //
 // TODO(ex01.bounded-contexts): the product id is required and quantity must not be negative
-// (errs.ErrInvalidInput).
+// (errs.ErrInvalidInput, naming the field); 0 is a valid stock.
 func (s *Service) SetStock(ctx context.Context, productID string, quantity int) error {
 	return errs.ErrNotImplemented
 }
@@ -40,7 +40,9 @@ func (s *Service) Stock(ctx context.Context, productID string) (int, error) {
 // Reserve takes quantity units of the product out of stock, or none when there are not enough.
 //
 // TODO(ex01.bounded-contexts): quantity below 1 is errs.ErrInvalidInput, an unknown product
-// errs.ErrNotFound, too few units ErrInsufficientStock. Check and decrement under one lock.
+// errs.ErrNotFound, too few units ErrInsufficientStock (and nothing taken).
+// TODO(ex01.own-data): check and decrement under one lock, so that two concurrent reservations
+// can never both take the last unit.
 func (s *Service) Reserve(ctx context.Context, productID string, quantity int) error {
 	return errs.ErrNotImplemented
 }

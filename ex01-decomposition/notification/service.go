@@ -27,14 +27,17 @@ func NewService() *Service {
 
 // Send validates n and records it as sent.
 //
-// TODO(ex01.bounded-contexts): the user id and message are required (errs.ErrInvalidInput).
+// TODO(ex01.bounded-contexts): the user id and message are required (errs.ErrInvalidInput,
+// naming the field).
 func (s *Service) Send(ctx context.Context, n Notification) error {
 	return errs.ErrNotImplemented
 }
 
-// Sent returns the notifications sent to the user, oldest first.
+// Sent returns the notifications sent to the user, oldest first; none (and no error) for a user
+// who was sent nothing.
 //
-// TODO(ex01.bounded-contexts): return a new slice, never the store's own.
+// TODO(ex01.bounded-contexts): only that user's notifications, in a new slice, never the
+// store's own.
 func (s *Service) Sent(ctx context.Context, userID string) ([]Notification, error) {
 	return nil, errs.ErrNotImplemented
 }

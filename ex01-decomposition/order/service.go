@@ -61,10 +61,12 @@ func NewService(users Users, prices Prices) *Service {
 // catalog, computes the total and stores the order with status StatusPlaced.
 //
 // TODO(ex01.order-service): reject a missing id or user id, an empty item list and any
-// quantity below 1 (errs.ErrInvalidInput); check the user with s.users and each product with
-// s.prices, passing their errors on with %w (an unknown user or product is errs.ErrNotFound);
-// take each item's Price from s.prices, never from the caller; compute Total; set Status and
-// CreatedAt; store nothing when anything fails. A duplicate id fails with errs.ErrAlreadyExists.
+// quantity below 1 (errs.ErrInvalidInput, naming the field) before calling s.users or s.prices;
+// then check the user with s.users and each product with s.prices, passing their errors on with
+// %w (an unknown user or product is errs.ErrNotFound); take each item's Price from s.prices,
+// never from the caller; compute Total (Σ Price × Quantity, rounded to whole cents once, at the
+// end); set Status and CreatedAt; store nothing when anything fails. A duplicate id fails with
+// errs.ErrAlreadyExists.
 func (s *Service) CreateOrder(ctx context.Context, o Order) error {
 	return errs.ErrNotImplemented
 }

@@ -32,8 +32,8 @@ func NewService() *Service {
 // Charge validates p, marks it captured and records it.
 //
 // TODO(ex01.bounded-contexts): the id and order id are required and the amount must be
-// positive (errs.ErrInvalidInput); set Status to StatusCaptured; a duplicate id fails with
-// errs.ErrAlreadyExists.
+// positive, NaN excluded (errs.ErrInvalidInput, naming the field); set Status to
+// StatusCaptured; a duplicate id fails with errs.ErrAlreadyExists and keeps the first payment.
 func (s *Service) Charge(ctx context.Context, p Payment) error {
 	return errs.ErrNotImplemented
 }

@@ -88,9 +88,10 @@ func NewService(opts ...Option) *Service {
 //
 // TODO(ex01.user-service): validate the id (required) and the email (net/mail.ParseAddress,
 // and reject "Name <addr>" forms) with errors wrapping errs.ErrInvalidInput that name the field;
-// replace a non-empty Password with bcrypt.GenerateFromPassword(password, s.cost); store through
-// s.repo (a duplicate id must fail with errs.ErrAlreadyExists and keep the first user). Log with
-// s.log if you like, but never the password or its hash.
+// replace a non-empty Password with bcrypt.GenerateFromPassword(password, s.cost) (a password
+// longer than 72 bytes is errs.ErrInvalidInput naming the password); store through s.repo (a
+// duplicate id must fail with errs.ErrAlreadyExists and keep the first user). Log with s.log if
+// you like, but never the password or its hash, there or with any other logger.
 func (s *Service) CreateUser(ctx context.Context, u User) error {
 	return errs.ErrNotImplemented
 }
@@ -121,7 +122,8 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 // Authenticate returns nil when password is the user's password, and ErrInvalidCredentials when
 // it is not or when the user does not exist.
 //
-// TODO(ex01.user-service): compare with bcrypt.CompareHashAndPassword.
+// TODO(ex01.user-service): compare with bcrypt.CompareHashAndPassword; a user stored without a
+// password never authenticates.
 func (s *Service) Authenticate(ctx context.Context, id, password string) error {
 	return errs.ErrNotImplemented
 }

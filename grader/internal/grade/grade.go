@@ -167,7 +167,7 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 		return nil, err
 	}
 	g := &grader{
-		opts: opts, sandbox: sb, programs: programs,
+		opts: opts, sandbox: sb, programs: programs, module: modfile.ModulePath(goMod),
 		engine: engine.New(engine.Config{
 			Sandbox: sb, GoMod: goMod, GoSum: goSum, Dir: jobs, Env: env, Slots: opts.Parallel, OutputCap: opts.OutputCap,
 			Log: opts.Log,
@@ -458,6 +458,8 @@ type grader struct {
 	sandbox *sandbox.Sandbox
 	// programs maps each program a selected criterion requires to its path, or "".
 	programs map[string]string
+	// module is the workbook's module path, from the pristine go.mod.
+	module string
 	engine   *engine.Engine
 	cache    *cache.Cache
 	identity string

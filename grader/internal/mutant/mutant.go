@@ -27,6 +27,9 @@ type Mutant struct {
 	Description string        `json:"description"`
 	File        string        `json:"file"`
 	Replace     []Replacement `json:"replace"`
+	// Race grades the mutant with the race detector on, as students are graded: the mutant
+	// is a data race that only the detector shows.
+	Race bool `json:"race,omitempty"`
 	// Fails lists the criteria that must not be met with the mutant applied.
 	Fails []string `json:"fails"`
 

@@ -49,6 +49,8 @@ type Input struct {
 	// Reference holds solutions/ and the mutants, with paths from the module root; nil when
 	// this grader has none.
 	Reference fs.FS
+	// Module is the workbook's module path.
+	Module string
 	// Engine runs the jobs.
 	Engine *engine.Engine
 	// Timeout bounds one run. Default 2 minutes.
@@ -119,14 +121,14 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 	}
 
 	// Against the student's own code, then the reference: every test must pass.
-	own, err := in.run(ctx, "own", in.GradedDir, in.Code, names)
+	own, err := in.run(ctx, "own", in.GradedDir, in.Code, names, false)
 	if err != nil {
 		return nil, err
 	}
 	if msg := mustPass(own, names, true); msg != "" {
 		return all(Verdict{Status: Unmet, Message: "your tests do not pass against your own code: " + msg}), nil
 	}
-	ref, err := in.run(ctx, "reference", refDir, refCode, names)
+	ref, err := in.run(ctx, "reference", refDir, refCode, names, false)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +159,7 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 				errs <- err
 				return
 			}
-			res, err := in.run(ctx, "mutant-"+m.Name, refDir, code, names)
+			res, err := in.run(ctx, "mutant-"+m.Name, refDir, code, names, m.Race)
 			if err != nil {
 				errs <- err
 				return
@@ -193,12 +195,22 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 }
 
 // run builds and runs the student's tests over code placed at dir, with the pristine tests
-// beside them (the student's tests may use their helpers).
-func (in Input) run(ctx context.Context, label, dir string, code []workspace.File, tests []string) (*engine.Outcome, error) {
+// beside them (the student's tests may use their helpers). Moved to another directory (the
+// reference's), the tests' imports of the exercise's own subpackages follow them, so that they
+// test the reference's, not a copy of the student's beside it.
+func (in Input) run(ctx context.Context, label, dir string, code []workspace.File, tests []string, race bool) (*engine.Outcome, error) {
 	var files []workspace.File
 	for _, group := range [][]workspace.File{code, in.Pristine, in.Tests, in.TestData} {
 		for _, f := range group {
 			files = append(files, workspace.File{Path: path.Join(dir, f.Path), Data: f.Data})
+		}
+	}
+	if dir != in.GradedDir && in.Module != "" {
+		from, to := `"`+in.Module+"/"+in.GradedDir+"/", `"`+in.Module+"/"+dir+"/"
+		for i, f := range files {
+			if strings.HasSuffix(f.Path, "_test.go") {
+				files[i].Data = []byte(strings.ReplaceAll(string(f.Data), from, to))
+			}
 		}
 	}
 	// The run sees the student's test data, never the code's sources: a test that read them
@@ -206,7 +218,7 @@ func (in Input) run(ctx context.Context, label, dir string, code []workspace.Fil
 	data := path.Join(dir, "testdata") + "/"
 	return in.Engine.Run(ctx, engine.Job{
 		Label: in.Manifest.Exercise + "-tests-" + label, Files: files, Dir: dir, Package: in.Package,
-		Tests: tests, Timeout: in.Timeout,
+		Tests: tests, Timeout: in.Timeout, Race: race,
 		Visible: func(p string) bool { return strings.HasPrefix(p, data) },
 	})
 }

@@ -39,7 +39,8 @@ func (s *Service) Send(ctx context.Context, n Notification) error {
 	return nil
 }
 
-// Sent returns the notifications sent to the user, oldest first.
+// Sent returns the notifications sent to the user, oldest first; none (and no error) for a user
+// who was sent nothing.
 func (s *Service) Sent(ctx context.Context, userID string) ([]Notification, error) {
 	return s.store.byUser(ctx, userID), nil
 }
