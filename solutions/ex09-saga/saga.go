@@ -293,18 +293,16 @@ func (s *Saga) forward(ctx context.Context, cfg settings) error {
 	defer cancel()
 	for s.applied < len(s.Steps) {
 		step := s.Steps[s.applied]
-		err := s.save(ctx, cfg, step.Name)
-		if err == nil {
-			err = ctx.Err() // out of time, or cancelled: start no new step
+		if err := ctx.Err(); err != nil { // out of time, or cancelled: start no new step
+			return s.fail(cfg, step.Name, err)
 		}
+		err := s.save(ctx, cfg, step.Name)
 		if err == nil {
 			err = s.call(ctx, cfg, step.Action)
 		}
 		if err != nil {
 			s.applied++ // the failed step may have acted: compensate it too
-			s.cause = &StepError{Step: step.Name, Err: err}
-			s.transition(cfg, SagaStateCompensating, step.Name)
-			return s.cause
+			return s.fail(cfg, step.Name, err)
 		}
 		s.applied++
 		if err := s.save(ctx, cfg, ""); err != nil {
@@ -318,6 +316,13 @@ func (s *Saga) forward(ctx context.Context, cfg settings) error {
 		cfg.log.Error("saga completed but not saved", "saga", s.ID, "error", err)
 	}
 	return nil
+}
+
+// fail records why the saga must be compensated and moves it to compensating.
+func (s *Saga) fail(cfg settings, step string, err error) error {
+	s.cause = &StepError{Step: step, Err: err}
+	s.transition(cfg, SagaStateCompensating, step)
+	return s.cause
 }
 
 // compensate undoes the applied steps, last first, retrying each failed compensation.
@@ -384,7 +389,12 @@ func (s *Saga) call(ctx context.Context, cfg settings, fn func(context.Context, 
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("no answer before the deadline: %w", ctx.Err())
+		select {
+		case err := <-done: // an answer that came with the deadline still counts
+			return err
+		default:
+			return fmt.Errorf("no answer before the deadline: %w", ctx.Err())
+		}
 	}
 }
 
