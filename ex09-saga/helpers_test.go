@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -178,15 +179,17 @@ func (h logRecorder) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h logRecorder) WithGroup(string) slog.Handler { return h }
 
-// transitions returns the logged transitions of saga id, as "from -> to".
+// sagaStates are the names of the saga states, as logged.
+var sagaStates = []string{"pending", "completed", "failed", "compensating", "compensated"}
+
+// transitions returns the logged transitions of saga id between saga states, as "from -> to".
 func (h logRecorder) transitions(id string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var got []string
 	for _, rec := range *h.records {
-		from, hasFrom := rec["from"]
-		to, hasTo := rec["to"]
-		if hasFrom && hasTo && rec["saga"] == id {
+		from, to := rec["from"], rec["to"]
+		if rec["saga"] == id && slices.Contains(sagaStates, from) && slices.Contains(sagaStates, to) {
 			got = append(got, from+" -> "+to)
 		}
 	}
@@ -275,4 +278,82 @@ func (s *shop) assertInvariants(t *testing.T) {
 	for id := range confirmed {
 		assert.Equal(t, 1, charged[id], "confirmed order %q must be charged exactly once (charges not refunded)", id)
 	}
+}
+
+// recordingStore is a Store for the tests of other criteria than persistence: it keeps every
+// record saved, so that those tests do not depend on the exercise's own stores.
+type recordingStore struct {
+	mu    sync.Mutex
+	saves map[string][]Record
+}
+
+func newRecordingStore() *recordingStore { return &recordingStore{saves: map[string][]Record{}} }
+
+func (s *recordingStore) Save(_ context.Context, rec Record) error {
+	if rec.ID == "" {
+		return ErrInvalidInput
+	}
+	rec.Steps, rec.Data = slices.Clone(rec.Steps), slices.Clone(rec.Data)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.saves[rec.ID] = append(s.saves[rec.ID], rec)
+	return nil
+}
+
+func (s *recordingStore) Load(_ context.Context, id string) (Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	saves := s.saves[id]
+	if len(saves) == 0 {
+		return Record{}, ErrSagaNotFound
+	}
+	return saves[len(saves)-1], nil
+}
+
+func (s *recordingStore) List(context.Context) ([]Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var recs []Record
+	for _, saves := range s.saves {
+		if last := saves[len(saves)-1]; !last.State.Final() {
+			recs = append(recs, last)
+		}
+	}
+	slices.SortFunc(recs, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
+	return recs, nil
+}
+
+// count returns how many records were saved, for every saga.
+func (s *recordingStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, saves := range s.saves {
+		n += len(saves)
+	}
+	return n
+}
+
+// stepErrors returns every *StepError in err's tree.
+func stepErrors(err error) []*StepError {
+	var found []*StepError
+	var walk func(err error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if se, ok := err.(*StepError); ok {
+			found = append(found, se)
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return found
 }
