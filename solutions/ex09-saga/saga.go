@@ -338,16 +338,11 @@ func (s *Saga) compensate(ctx context.Context, cfg settings) error {
 			return errors.Join(s.cause, fmt.Errorf("%w: %w", ErrCompensationFailed, failure), errors.Join(saveErrs...))
 		}
 		s.applied--
-		if s.applied == 0 {
-			s.transition(cfg, SagaStateCompensated, step.Name)
-		}
 		saveErrs = append(saveErrs, s.save(ctx, cfg, ""))
 	}
-	if s.State != SagaStateCompensated { // a saga with nothing to undo
-		s.transition(cfg, SagaStateCompensated, "")
-		saveErrs = append(saveErrs, s.save(ctx, cfg, ""))
-	}
-	return errors.Join(s.cause, errors.Join(saveErrs...))
+	s.transition(cfg, SagaStateCompensated, "")
+	saveErrs = append(saveErrs, s.save(ctx, cfg, ""))
+	return errors.Join(append([]error{s.cause}, saveErrs...)...)
 }
 
 // compensateStep runs step's compensation until it succeeds or its retries run out, waiting
@@ -376,14 +371,14 @@ func (s *Saga) compensateStep(ctx context.Context, cfg settings, step SagaStep) 
 func (s *Saga) call(ctx context.Context, cfg settings, fn func(context.Context, any) error) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.stepTimeout)
 	defer cancel()
-	done := make(chan error, 1)
+	data, done := s.Data, make(chan error, 1)
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
 				done <- fmt.Errorf("%w: %v", ErrStepPanicked, r)
 			}
 		}()
-		done <- fn(ctx, s.Data)
+		done <- fn(ctx, data)
 	}()
 	select {
 	case err := <-done:
