@@ -896,6 +896,31 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 
+	t.Run("zero settings give 30s per step and 5m overall", func(t *testing.T) {
+		var log callLog
+		var left []time.Duration
+		record := func(ctx context.Context, _ any) error {
+			dl, ok := ctx.Deadline()
+			assert.True(t, ok, "the context of a step must have a deadline")
+			left = append(left, time.Until(dl))
+			return nil
+		}
+		steps := log.steps("a")
+		steps[0].Action = record
+		s, _ := newSaga("step-default", steps)
+		require.NoError(t, executeWithin(t, t.Context(), s, 5*time.Second))
+		steps = log.steps("a")
+		steps[0].Action = record
+		s, _ = newSaga("overall-default", steps)
+		s.StepTimeout = time.Hour
+		require.NoError(t, executeWithin(t, t.Context(), s, 5*time.Second))
+		require.Len(t, left, 2, "each saga's action must run once")
+		assert.InDelta(t, float64(30*time.Second), float64(left[0]), float64(10*time.Second),
+			"with a zero StepTimeout an action's deadline is 30s away (got %v)", left[0])
+		assert.InDelta(t, float64(5*time.Minute), float64(left[1]), float64(10*time.Second),
+			"with a zero Timeout (and StepTimeout 1h) an action's deadline is 5m away (got %v)", left[1])
+	})
+
 	t.Run("the overall deadline bounds the actions only", func(t *testing.T) {
 		const stepTimeout, overall = time.Hour, 10 * time.Minute
 		var log callLog
