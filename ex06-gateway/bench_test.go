@@ -53,7 +53,7 @@ func BenchmarkGateway(b *testing.B) {
 	}
 	full := httptest.NewServer(gw)
 	b.Cleanup(full.Close)
-	token := validToken(b, "alice", systemClock{})
+	token := sign(b, testKeys().current, claimsFor("alice", time.Now()))
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 256}}
 	b.Cleanup(client.CloseIdleConnections)

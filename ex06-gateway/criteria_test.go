@@ -560,8 +560,8 @@ func TestPerClientRateLimiting(t *testing.T) {
 		register(t, trusting.registry, api.info(t, "api"))
 		assert.Equal(t, http.StatusOK, trusting.get(t, "/api", "X-Forwarded-For: 203.0.113.1").status, "203.0.113.1's first request")
 		assert.Equal(t, http.StatusTooManyRequests, trusting.get(t, "/api", "X-Forwarded-For: 203.0.113.1").status, "203.0.113.1's second request")
-		assert.Equal(t, http.StatusOK, trusting.get(t, "/api", "X-Forwarded-For: 198.51.100.7, 203.0.113.2").status,
-			"203.0.113.2, the address the trusted proxy saw, is another client")
+		assert.Equal(t, http.StatusOK, trusting.get(t, "/api", "X-Forwarded-For: 203.0.113.1, 203.0.113.2").status,
+			"the client is 203.0.113.2, the address the trusted proxy saw: the start of the header is the client's own claim")
 
 		untrusting := newTestGateway(t, Config{Routes: []RouteConfig{{ServiceName: "api", Path: "/api", RateLimit: limit}}})
 		register(t, untrusting.registry, api.info(t, "api"))

@@ -191,8 +191,11 @@ func (v *verifier) verify(raw string) (string, error) {
 	if claims.Subject == "" {
 		return "", errNoSubject
 	}
-	kid, _ := token.Header["kid"].(string)
-	v.cache.put(raw, cachedToken{subject: claims.Subject, kid: kid, validUntil: claims.ExpiresAt.Add(v.leeway)}, now)
+	// The parser requires "exp"; checking again keeps a token out of the cache for good.
+	if claims.ExpiresAt != nil {
+		kid, _ := token.Header["kid"].(string)
+		v.cache.put(raw, cachedToken{subject: claims.Subject, kid: kid, validUntil: claims.ExpiresAt.Add(v.leeway)}, now)
+	}
 	return claims.Subject, nil
 }
 
