@@ -110,32 +110,35 @@ func TestRequestRouting(t *testing.T) {
 	})
 
 	t.Run("a streamed response is not buffered", func(t *testing.T) {
-		release := make(chan struct{})
+		proceed := make(chan struct{})
+		release := sync.OnceFunc(func() { close(proceed) })
 		api := startUpstream(t, "stream-1", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
 			_, _ = io.WriteString(w, "first\n")
 			_ = http.NewResponseController(w).Flush()
 			select { // the second line waits until the client has read the first
-			case <-release:
+			case <-proceed:
 			case <-r.Context().Done():
 				return
-			case <-time.After(10 * time.Second):
 			}
 			_, _ = io.WriteString(w, "second\n")
 		})
 		g := newTestGateway(t, Config{Routes: []RouteConfig{{ServiceName: "stream", Path: "/events"}}})
 		register(t, g.registry, api.info(t, "stream"))
+		t.Cleanup(release) // registered last, so it runs first: the servers' Close waits for the request
 
-		resp, err := g.srv.Client().Get(g.srv.URL + "/events")
-		require.NoError(t, err)
-		defer resp.Body.Close()
 		lines := make(chan string, 2)
 		go func() {
+			defer close(lines)
+			resp, err := g.srv.Client().Get(g.srv.URL + "/events")
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
 			sc := bufio.NewScanner(resp.Body)
 			for sc.Scan() {
 				lines <- sc.Text()
 			}
-			close(lines)
 		}()
 		select {
 		case line := <-lines:
@@ -143,7 +146,7 @@ func TestRequestRouting(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("the first line, flushed by the upstream, did not reach the client within 5s: the gateway buffers streamed responses (a ResponseWriter wrapper needs Unwrap or Flush)")
 		}
-		close(release)
+		release()
 		select {
 		case line := <-lines:
 			assert.Equal(t, "second", line)
@@ -220,7 +223,6 @@ func TestRequestRouting(t *testing.T) {
 
 	t.Run("a slow upstream is 504", func(t *testing.T) {
 		done := make(chan struct{})
-		t.Cleanup(func() { close(done) })
 		api := startUpstream(t, "slow-1", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-done:
@@ -229,6 +231,7 @@ func TestRequestRouting(t *testing.T) {
 		})
 		g := newTestGateway(t, Config{Routes: []RouteConfig{{ServiceName: "api", Path: "/api"}}, UpstreamTimeout: 100 * time.Millisecond})
 		register(t, g.registry, api.info(t, "api"))
+		t.Cleanup(func() { close(done) }) // runs before the servers' Close, which waits for the request
 		start := time.Now()
 		assertJSONError(t, g.get(t, "/api/x"), http.StatusGatewayTimeout, "the upstream sends no headers within UpstreamTimeout")
 		assert.Less(t, time.Since(start), 5*time.Second, "the gateway must give up after UpstreamTimeout (100ms)")
