@@ -207,6 +207,7 @@ func NewAPIGateway(cfg Config) (*APIGateway, error) {
 			chain = append(chain, RateLimitMiddleware(limiter))
 		}
 		chain = append(chain, gw.limitBody)
+		rc.Methods = slices.Clone(rc.Methods) // the caller's slice stays the caller's
 		rt := &route{RouteConfig: rc, allow: strings.Join(rc.Methods, ", ")}
 		rt.handler = wrap(proxy, chain...)
 		gw.routes[rc.Path] = rt
