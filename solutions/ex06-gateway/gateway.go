@@ -127,6 +127,7 @@ type APIGateway struct {
 	upstreams *upstreams
 	auth      *verifier
 	trusted   []netip.Prefix
+	ids       *idSource
 	maxBody   int64
 	metrics   *metrics
 	logger    *slog.Logger
@@ -150,6 +151,7 @@ func NewAPIGateway(cfg Config) (*APIGateway, error) {
 		registry: cfg.Registry,
 		limiter:  cfg.RateLimiter,
 		trusted:  slices.Clone(cfg.TrustedProxies),
+		ids:      newIDSource(),
 		maxBody:  cfg.MaxBodyBytes,
 		logger:   cfg.Logger,
 		upstreams: &upstreams{

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +24,7 @@ const unmatchedRoute = "unmatched"
 func (gw *APIGateway) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		st := &requestState{id: requestID(r), client: gw.clientIP(r).String(), gw: gw}
+		st := &requestState{id: gw.requestID(r), client: gw.clientIP(r).String(), gw: gw}
 		w.Header().Set(RequestIDHeader, st.id)
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
@@ -47,13 +48,28 @@ func (gw *APIGateway) observe(next http.Handler) http.Handler {
 }
 
 // requestID returns the request's X-Request-ID when it is a usable one (1 to 128 printable
-// ASCII characters, no spaces), else a new random ID.
-func requestID(r *http.Request) string {
+// ASCII characters, no spaces), else a new ID.
+func (gw *APIGateway) requestID(r *http.Request) string {
 	id := r.Header.Get(RequestIDHeader)
 	if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(c rune) bool { return c <= ' ' || c > '~' }) {
-		return rand.Text()
+		return gw.ids.next()
 	}
 	return id
+}
+
+// idSource makes request IDs: a random prefix, drawn once, and a counter. They are unique
+// without reading the system's random source on every request.
+type idSource struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newIDSource() *idSource {
+	return &idSource{prefix: rand.Text()[:13] + "-"}
+}
+
+func (s *idSource) next() string {
+	return s.prefix + strconv.FormatUint(s.n.Add(1), 36)
 }
 
 // peerIP returns the IP address of the connection's other end.
