@@ -118,8 +118,8 @@ type APIGateway struct {
 	registry   ServiceRegistry
 	limiter    RateLimiter
 
-	// TODO: add what the steps need: the reverse proxy, the JWT verifier, the trusted proxies,
-	// the body limit, the metrics, the logger, the clock...
+	// TODO(ex06.routing): add what the steps need: the reverse proxy, the trusted proxies, the
+	// body limit, the JWT verifier, the metrics, the logger, the clock…
 }
 
 // NewAPIGateway returns a gateway for cfg, or an error wrapping ErrInvalidConfig.
