@@ -24,7 +24,7 @@ type RateLimiter interface {
 // that limiter does not allow. The client is the subject of the request's token when
 // AuthMiddleware has verified one, else the client's IP address. Retry-After is the whole
 // seconds, rounded up, until the client's bucket has a token again when limiter can tell
-// (ClientRateLimiter can), else 1.
+// (ClientRateLimiter can), else 1. A nil limiter limits nothing.
 func RateLimitMiddleware(limiter RateLimiter) Middleware {
 	// TODO(ex06.rate-limiting): find the client (see above; the client's IP address comes from
 	// X-Forwarded-For only behind Config.TrustedProxies), ask the limiter, and answer 429 with
