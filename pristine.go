@@ -25,6 +25,7 @@ const StudentTestFile = "student_test.go"
 //go:embed ex03-grpc/bench_test.go ex03-grpc/criteria.json ex03-grpc/criteria_test.go ex03-grpc/grpc_test.go ex03-grpc/helpers_test.go
 //go:embed ex04-events/criteria.json ex04-events/criteria_test.go ex04-events/events_test.go ex04-events/natsserver_test.go
 //go:embed ex05-discovery/contract_test.go ex05-discovery/criteria.json ex05-discovery/criteria_test.go ex05-discovery/discovery_test.go ex05-discovery/helpers_test.go
+//go:embed ex06-gateway/bench_test.go ex06-gateway/criteria.json ex06-gateway/criteria_test.go ex06-gateway/gateway_test.go ex06-gateway/helpers_test.go
 //go:embed ex07-breaker/breaker_test.go ex07-breaker/criteria.json ex07-breaker/criteria_test.go
 //go:embed ex09-saga/crash_test.go ex09-saga/criteria.json ex09-saga/criteria_test.go ex09-saga/helpers_test.go ex09-saga/saga_test.go
 var pristine embed.FS
