@@ -153,7 +153,7 @@ func (e *Engine) Run(ctx context.Context, job Job) (*Outcome, error) {
 		if err != nil || out.Build.Failed || !job.Vet {
 			return err
 		}
-		out.Vet, out.VetFailed, err = vet(ctx, tree.Root, job.Dir, env, w.File)
+		out.Vet, out.VetFailed, err = vet(ctx, tree.Root, job.Dir, env, w.File, job.Race)
 		return err
 	})
 	if err != nil {

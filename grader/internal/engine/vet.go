@@ -8,17 +8,21 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/microservices-workbook/workbook/grader/internal/gotest"
 )
 
 // vet runs go vet on the package dir and its subpackages, without the grader's wrapper (whose
 // file is moved aside while vet runs). No code of the package runs.
-func vet(ctx context.Context, root, dir string, env []string, wrapper string) (string, bool, error) {
+func vet(ctx context.Context, root, dir string, env []string, wrapper string, race bool) (string, bool, error) {
 	aside := wrapper + ".aside"
 	if err := os.Rename(wrapper, aside); err != nil {
 		return "", false, err
 	}
 	defer os.Rename(aside, wrapper)
-	cmd := exec.CommandContext(ctx, "go", "vet", "./"+dir+"/...")
+	// With the build's flags, vet reuses what the build compiled.
+	args := append(append([]string{"vet"}, gotest.BuildFlags(race)...), "./"+dir+"/...")
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second

@@ -99,14 +99,13 @@ func BuildTest(ctx context.Context, opts BuildOptions) (*Build, error) {
 	if opts.Go == "" {
 		opts.Go = "go"
 	}
-	// -trimpath keeps the throwaway tree's path out of the build cache's keys, so that code
-	// built before (the same solution, the same dependencies) is not compiled again.
+	// Every step builds with the same flags, so that they share the build cache: -trimpath
+	// keeps the throwaway tree's path out of its keys, so that code built before (the same
+	// solution, the same dependencies) is not compiled again.
+	flags := BuildFlags(opts.Race)
 	steps := [][]string{
-		{"build", "-trimpath", "-o", os.DevNull, opts.Package + "/..."},
-		{"test", "-c", "-trimpath", "-vet=off", "-o", opts.Output, opts.Package},
-	}
-	if opts.Race {
-		steps[1] = append(steps[1][:2:2], append([]string{"-race"}, steps[1][2:]...)...)
+		append(append([]string{"build"}, flags...), "-o", os.DevNull, opts.Package+"/..."),
+		append(append([]string{"test", "-c"}, flags...), "-vet=off", "-o", opts.Output, opts.Package),
 	}
 	for _, args := range steps {
 		cmd := exec.CommandContext(ctx, opts.Go, args...)
@@ -128,6 +127,14 @@ func BuildTest(ctx context.Context, opts BuildOptions) (*Build, error) {
 		}
 	}
 	return &Build{}, nil
+}
+
+// BuildFlags returns the build flags every build and vet of one grading shares.
+func BuildFlags(race bool) []string {
+	if race {
+		return []string{"-trimpath", "-race"}
+	}
+	return []string{"-trimpath"}
 }
 
 // Options configure a run of a test binary.

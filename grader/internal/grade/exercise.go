@@ -204,7 +204,7 @@ func (g *grader) studentTests(ctx context.Context, m *manifest.Manifest, dir str
 	return studenttests.Grade(ctx, studenttests.Input{
 		Manifest: m, GradedDir: dir, Package: packageName(co.pristine), Code: co.code, Pristine: co.pristine,
 		Tests: co.tests, TestData: data, Reference: g.opts.Reference, Engine: g.engine, Timeout: g.opts.TestTimeout,
-		Module: g.module,
+		Module: g.module, Race: !g.opts.NoRace,
 	})
 }
 

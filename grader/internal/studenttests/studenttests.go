@@ -55,6 +55,9 @@ type Input struct {
 	Engine *engine.Engine
 	// Timeout bounds one run. Default 2 minutes.
 	Timeout time.Duration
+	// Race builds and runs with the race detector, as the criteria are (so that all builds of
+	// a grading share the compiled dependencies).
+	Race bool
 }
 
 // Verdict is the outcome for one criterion.
@@ -121,14 +124,14 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 	}
 
 	// Against the student's own code, then the reference: every test must pass.
-	own, err := in.run(ctx, "own", in.GradedDir, in.Code, names, false)
+	own, err := in.run(ctx, "own", in.GradedDir, in.Code, names, in.Race)
 	if err != nil {
 		return nil, err
 	}
 	if msg := mustPass(own, names, true); msg != "" {
 		return all(Verdict{Status: Unmet, Message: "your tests do not pass against your own code: " + msg}), nil
 	}
-	ref, err := in.run(ctx, "reference", refDir, refCode, names, false)
+	ref, err := in.run(ctx, "reference", refDir, refCode, names, in.Race)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +162,7 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 				errs <- err
 				return
 			}
-			res, err := in.run(ctx, "mutant-"+m.Name, refDir, code, names, m.Race)
+			res, err := in.run(ctx, "mutant-"+m.Name, refDir, code, names, in.Race || m.Race)
 			if err != nil {
 				errs <- err
 				return
