@@ -26,6 +26,7 @@ const StudentTestFile = "student_test.go"
 //go:embed ex04-events/criteria.json ex04-events/criteria_test.go ex04-events/events_test.go ex04-events/natsserver_test.go
 //go:embed ex05-discovery/contract_test.go ex05-discovery/criteria.json ex05-discovery/criteria_test.go ex05-discovery/discovery_test.go ex05-discovery/helpers_test.go
 //go:embed ex07-breaker/breaker_test.go ex07-breaker/criteria.json ex07-breaker/criteria_test.go
+//go:embed ex08-tracing/criteria.json ex08-tracing/criteria_test.go ex08-tracing/helpers_test.go ex08-tracing/tracing_test.go
 var pristine embed.FS
 
 // Pristine returns the embedded files, with paths relative to the module root
