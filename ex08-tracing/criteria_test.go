@@ -167,22 +167,21 @@ func TestOpenTelemetryConfigured(t *testing.T) {
 	t.Run("spans travel over OTLP/HTTP to the endpoint, and none is lost at shutdown", func(t *testing.T) {
 		receiver := newOTLPReceiver(t)
 		tel, shutdown := setup(t, Config{ServiceName: "users-api", ServiceVersion: "2.0.1", Environment: "test", Endpoint: receiver.URL})
-		tracer := tel.TracerProvider.Tracer("test")
-		api := TracingMiddleware(tracer)(NewAPIHandler(NewTracedUserService(testUserService(), tracer), nil, nil))
-		resp := serveRequest(api, http.MethodGet, "/users/"+knownUserID, nil)
-		require.Equal(t, http.StatusOK, resp.Code, "GET /users/%s", knownUserID)
+		server, service := requestSpans(tel.TracerProvider.Tracer("test"))
 
 		// The program stops right after the request: shutdown must send what is in the batch.
-		require.NoError(t, shutdown(ctx), "shutdown, with the receiver up")
+		require.NoError(t, shutdownWithin(shutdown), "shutdown, with the receiver up")
 		spans, rejected := receiver.spans()
 		require.Empty(t, rejected, "requests the OTLP receiver could not decode")
-		server := otlpSpanNamed(t, spans, "GET /users/{id}")
-		service := otlpSpanNamed(t, spans, "UserService.GetUser")
-		assert.Equal(t, tracepb.Span_SPAN_KIND_SERVER, server.GetKind(), "kind of the server span")
-		assert.Equal(t, hexID(server.GetTraceId()), hexID(service.GetTraceId()), "both spans in one trace")
-		assert.Equal(t, hexID(server.GetSpanId()), hexID(service.GetParentSpanId()), "the service span's parent is the server span")
-		assert.Equal(t, "/users/{id}", stringAttrs(server.GetAttributes())["http.route"], "http.route on the wire")
-		for _, s := range []otlpSpan{server, service} {
+		gotServer := otlpSpanNamed(t, spans, "GET /users/{id}")
+		gotService := otlpSpanNamed(t, spans, "UserService.GetUser")
+		assert.Equal(t, server.SpanContext().TraceID().String(), hexID(gotServer.GetTraceId()), "trace id on the wire")
+		assert.Equal(t, server.SpanContext().SpanID().String(), hexID(gotServer.GetSpanId()), "span id on the wire")
+		assert.Equal(t, service.SpanContext().TraceID().String(), hexID(gotService.GetTraceId()), "both spans in one trace")
+		assert.Equal(t, hexID(gotServer.GetSpanId()), hexID(gotService.GetParentSpanId()), "the service span's parent on the wire")
+		assert.Equal(t, tracepb.Span_SPAN_KIND_SERVER, gotServer.GetKind(), "kind of the server span on the wire")
+		assert.Equal(t, "/users/{id}", stringAttrs(gotServer.GetAttributes())["http.route"], "an attribute on the wire")
+		for _, s := range []otlpSpan{gotServer, gotService} {
 			assert.Equal(t, "users-api", s.resource["service.name"], "service.name of %q", s.GetName())
 			assert.Equal(t, "2.0.1", s.resource["service.version"], "service.version of %q", s.GetName())
 			assert.Equal(t, "test", s.resource["deployment.environment.name"], "deployment.environment.name of %q", s.GetName())
@@ -637,25 +636,16 @@ func TestErrorRecording(t *testing.T) {
 
 func TestJaegerVisibility(t *testing.T) {
 	j := startJaeger(t)
-	ctx := context.Background()
 	service := fmt.Sprintf("ex08-users-%d", time.Now().UnixNano())
 
 	tel, shutdown := setup(t, Config{ServiceName: service, ServiceVersion: "3.1.0", Environment: "test", Endpoint: j.OTLPEndpoint})
-	tracer := tel.TracerProvider.Tracer("test")
-	var traceID trace.TraceID
-	handler := NewAPIHandler(NewTracedUserService(testUserService(), tracer), nil, nil)
-	api := TracingMiddleware(tracer)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		traceID = trace.SpanContextFromContext(r.Context()).TraceID()
-		handler.ServeHTTP(w, r)
-	}))
-	resp := serveRequest(api, http.MethodGet, "/users/"+knownUserID, nil)
-	require.Equal(t, http.StatusOK, resp.Code)
-	require.True(t, traceID.IsValid(), "the handler must run inside the request's span")
-	require.NoError(t, shutdown(ctx), "shutdown exports the spans to Jaeger")
+	server, _ := requestSpans(tel.TracerProvider.Tracer("test"))
+	traceID := server.SpanContext().TraceID()
+	require.NoError(t, shutdownWithin(shutdown), "shutdown exports the spans to Jaeger")
 
 	// Jaeger stores what it receives a moment later: search the service's traces until the
 	// request's trace is there, with both spans.
-	eventually(t, func() bool {
+	eventually(t, jaegerTimeout, func() bool {
 		var got jaegerTraces
 		status, err := httpGet(j.QueryURL+"/api/traces?lookback=1h&limit=20&service="+service, &got)
 		if err != nil || status != http.StatusOK {
@@ -680,11 +670,12 @@ func TestJaegerVisibility(t *testing.T) {
 	}
 	require.Contains(t, spans, "GET /users/{id}", "the server span in Jaeger")
 	require.Contains(t, spans, "UserService.GetUser", "the service span in Jaeger")
-	server, svc := spans["GET /users/{id}"], spans["UserService.GetUser"]
-	assert.Equal(t, "server", server.tag("span.kind"), "span.kind of the server span")
-	assert.Equal(t, "/users/{id}", server.tag("http.route"), "http.route of the server span")
-	assert.Equal(t, knownUserID, svc.tag("user.id"), "user.id of the service span")
-	require.Len(t, svc.References, 1, "the service span has one parent")
-	assert.Equal(t, "CHILD_OF", svc.References[0].RefType)
-	assert.Equal(t, jaegerID(server.SpanID, 8), jaegerID(svc.References[0].SpanID, 8), "the service span is a child of the server span")
+	gotServer, gotService := spans["GET /users/{id}"], spans["UserService.GetUser"]
+	assert.Equal(t, server.SpanContext().SpanID().String(), jaegerID(gotServer.SpanID, 8), "span id of the server span in Jaeger")
+	assert.Equal(t, "server", gotServer.tag("span.kind"), "span.kind of the server span")
+	assert.Equal(t, "/users/{id}", gotServer.tag("http.route"), "http.route of the server span")
+	assert.Equal(t, knownUserID, gotService.tag("user.id"), "user.id of the service span")
+	require.Len(t, gotService.References, 1, "the service span has one parent")
+	assert.Equal(t, "CHILD_OF", gotService.References[0].RefType)
+	assert.Equal(t, jaegerID(gotServer.SpanID, 8), jaegerID(gotService.References[0].SpanID, 8), "the service span is a child of the server span")
 }

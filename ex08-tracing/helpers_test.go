@@ -40,8 +40,11 @@ import (
 // OTLP receiver, an embedded NATS server, gRPC over bufconn, and a Jaeger process. None of
 // them reads or sets the global OpenTelemetry state.
 
-// waitTimeout bounds every wait for something to arrive.
+// waitTimeout bounds every wait for something to arrive in this process.
 const waitTimeout = 5 * time.Second
+
+// jaegerTimeout bounds the waits for Jaeger: to start, and to store what it receives.
+const jaegerTimeout = 15 * time.Second
 
 // The users the tests look up. The password hash is a secret that must never reach a span.
 const (
@@ -77,15 +80,15 @@ func testTelemetry(tp trace.TracerProvider) Telemetry {
 	return Telemetry{TracerProvider: tp, Propagator: w3c()}
 }
 
-// eventually calls cond until it returns true, failing the test with msg after waitTimeout.
-func eventually(t *testing.T, cond func() bool, msg string, args ...any) {
+// eventually calls cond until it returns true, failing the test with msg after timeout.
+func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for "+msg, append([]any{waitTimeout}, args...)...)
+			t.Fatalf("waited %v for "+msg, append([]any{timeout}, args...)...)
 		}
 		<-tick.C
 	}
@@ -94,7 +97,7 @@ func eventually(t *testing.T, cond func() bool, msg string, args ...any) {
 // waitForSpans waits until rec holds at least n ended spans, and returns them.
 func waitForSpans(t *testing.T, rec *tracetest.SpanRecorder, n int) []sdktrace.ReadOnlySpan {
 	t.Helper()
-	eventually(t, func() bool { return len(rec.Ended()) >= n }, "%d ended spans; got %v", n, lazyNames{rec})
+	eventually(t, waitTimeout, func() bool { return len(rec.Ended()) >= n }, "%d ended spans; got %v", n, lazyNames{rec})
 	return rec.Ended()
 }
 
@@ -176,12 +179,30 @@ func setup(t *testing.T, cfg Config) (Telemetry, func(context.Context) error) {
 	require.NoError(t, err, "Setup(%+v)", cfg)
 	require.NotNil(t, shutdown, "Setup must return a shutdown function")
 	require.NotNil(t, tel.TracerProvider, "Setup must return a TracerProvider in Telemetry")
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		_ = shutdown(ctx)
-	})
+	t.Cleanup(func() { _ = shutdownWithin(shutdown) })
 	return tel, shutdown
+}
+
+// shutdownWithin calls shutdown with a deadline of waitTimeout: an exporter that cannot reach
+// its endpoint retries for a minute otherwise.
+func shutdownWithin(shutdown func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	return shutdown(ctx)
+}
+
+// requestSpans makes, with tracer, the two spans a request to GET /users/{id} makes when it
+// is traced: a server span and a child span for the service, both ended. The tests of the
+// export use them, so that they do not depend on TracingMiddleware or TracedUserService.
+func requestSpans(tracer trace.Tracer) (server, service trace.Span) {
+	ctx, server := tracer.Start(context.Background(), "GET /users/{id}",
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", "GET"), attribute.String("http.route", "/users/{id}")),
+	)
+	_, service = tracer.Start(ctx, "UserService.GetUser", trace.WithAttributes(attribute.String("user.id", knownUserID)))
+	service.End()
+	server.End()
+	return server, service
 }
 
 // serveRequest serves one request through h and returns the recorded response. Spans that h
@@ -508,7 +529,7 @@ func startJaeger(t *testing.T) jaeger {
 		QueryURL:     fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 	}
 	// Ready when the query API answers and the OTLP receiver accepts connections.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(jaegerTimeout)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -521,7 +542,7 @@ func startJaeger(t *testing.T) jaeger {
 			return j
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("jaeger was not ready within 30s; its output:\n%s", out.String())
+			t.Fatalf("jaeger was not ready within %v; its output:\n%s", jaegerTimeout, out.String())
 		}
 	}
 }
