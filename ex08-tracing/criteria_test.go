@@ -166,7 +166,7 @@ func TestOpenTelemetryConfigured(t *testing.T) {
 
 	t.Run("spans travel over OTLP/HTTP to the endpoint, and none is lost at shutdown", func(t *testing.T) {
 		receiver := newOTLPReceiver(t)
-		tel, shutdown := setup(t, Config{ServiceName: "users-api", ServiceVersion: "2.0.1", Environment: "test", Endpoint: receiver.URL})
+		tel, shutdown := setup(t, Config{ServiceName: "users-api", ServiceVersion: "2.0.1", Environment: "test", Endpoint: receiver.URL, BatchTimeout: time.Hour})
 		server, service := requestSpans(tel.TracerProvider.Tracer("test"))
 
 		// The program stops right after the request: shutdown must send what is in the batch.
@@ -638,7 +638,8 @@ func TestJaegerVisibility(t *testing.T) {
 	j := startJaeger(t)
 	service := fmt.Sprintf("ex08-users-%d", time.Now().UnixNano())
 
-	tel, shutdown := setup(t, Config{ServiceName: service, ServiceVersion: "3.1.0", Environment: "test", Endpoint: j.OTLPEndpoint})
+	// A long batch timeout: the spans reach Jaeger only if shutdown flushes them.
+	tel, shutdown := setup(t, Config{ServiceName: service, ServiceVersion: "3.1.0", Environment: "test", Endpoint: j.OTLPEndpoint, BatchTimeout: time.Hour})
 	server, _ := requestSpans(tel.TracerProvider.Tracer("test"))
 	traceID := server.SpanContext().TraceID()
 	require.NoError(t, shutdownWithin(shutdown), "shutdown exports the spans to Jaeger")
