@@ -27,6 +27,7 @@ const StudentTestFile = "student_test.go"
 //go:embed ex05-discovery/contract_test.go ex05-discovery/criteria.json ex05-discovery/criteria_test.go ex05-discovery/discovery_test.go ex05-discovery/helpers_test.go
 //go:embed ex06-gateway/bench_test.go ex06-gateway/criteria.json ex06-gateway/criteria_test.go ex06-gateway/gateway_test.go ex06-gateway/helpers_test.go
 //go:embed ex07-breaker/breaker_test.go ex07-breaker/criteria.json ex07-breaker/criteria_test.go
+//go:embed ex08-tracing/criteria.json ex08-tracing/criteria_test.go ex08-tracing/helpers_test.go ex08-tracing/tracing_test.go
 //go:embed ex09-saga/crash_test.go ex09-saga/criteria.json ex09-saga/criteria_test.go ex09-saga/helpers_test.go ex09-saga/saga_test.go
 var pristine embed.FS
 
