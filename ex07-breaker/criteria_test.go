@@ -83,6 +83,7 @@ func tripOpen(t *testing.T, cb *CircuitBreaker, failures int) {
 }
 
 func TestStateMachine(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	const (
 		threshold   = 3
 		openTimeout = 30 * time.Second
@@ -154,6 +155,151 @@ func TestStateMachine(t *testing.T) {
 		assert.ErrorIs(t, err, ErrOpenState, "after the failed trial call, calls must be rejected")
 		assert.Zero(t, calls, "fn must not be called after the failed trial call reopened the breaker")
 	})
+
+	const workers, callsPerWorker = 16, 50
+
+	t.Run("closed counts every concurrent call", func(t *testing.T) {
+		cb := NewCircuitBreaker(CircuitBreakerConfig{MaxConsecutiveFailures: 1 << 30, Clock: newFakeClock()})
+		var wg sync.WaitGroup
+		var wrongResults atomic.Int32
+		for range workers {
+			wg.Go(func() {
+				for i := range callsPerWorker {
+					fail := i%5 == 0
+					err := cb.Execute(func() error {
+						if fail {
+							return errDependency
+						}
+						return nil
+					})
+					if (err != nil) != fail {
+						wrongResults.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+
+		assert.Zero(t, wrongResults.Load(), "Execute must return exactly fn's error")
+		failures := workers * callsPerWorker / 5
+		want := Counts{
+			Requests:       workers * callsPerWorker,
+			TotalSuccesses: workers*callsPerWorker - failures,
+			TotalFailures:  failures,
+		}
+		got := cb.Counts()
+		assert.Equal(t, want.Requests, got.Requests, "Counts().Requests after %d concurrent calls", want.Requests)
+		assert.Equal(t, want.TotalSuccesses, got.TotalSuccesses, "Counts().TotalSuccesses")
+		assert.Equal(t, want.TotalFailures, got.TotalFailures, "Counts().TotalFailures")
+		assert.Equal(t, StateClosed, cb.State(), "with a huge threshold the breaker must stay closed")
+	})
+
+	t.Run("concurrent failures open the breaker once", func(t *testing.T) {
+		const threshold = 5
+		var log transitionLog
+		cb := NewCircuitBreaker(CircuitBreakerConfig{
+			Name:                   "concurrent",
+			MaxConsecutiveFailures: threshold,
+			Clock:                  newFakeClock(),
+			OnStateChange:          log.record,
+		})
+		var wg sync.WaitGroup
+		var called, rejected, other atomic.Int32
+		for range workers {
+			wg.Go(func() {
+				for range callsPerWorker {
+					err := cb.Execute(func() error { called.Add(1); return errDependency })
+					switch {
+					case errors.Is(err, ErrOpenState):
+						rejected.Add(1)
+					case !errors.Is(err, errDependency):
+						other.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+
+		assert.Zero(t, other.Load(), "every call must return fn's error or ErrOpenState")
+		assert.EqualValues(t, workers*callsPerWorker, called.Load()+rejected.Load(),
+			"fn calls (%d) + rejections (%d) must add up to the calls made", called.Load(), rejected.Load())
+		// At most workers-1 calls can be running when the threshold is reached.
+		assert.GreaterOrEqual(t, int(called.Load()), threshold, "fn must be called until the threshold is reached")
+		assert.LessOrEqual(t, int(called.Load()), threshold+workers-1,
+			"fn was called %d times; once open no new call may go through", called.Load())
+		assert.Equal(t, StateOpen, cb.State(), "the breaker must be open")
+		assert.Equal(t, []string{"concurrent: closed -> open"}, log.get(), "the breaker must open exactly once")
+	})
+
+	for _, limit := range []int{1, 3} {
+		t.Run(fmt.Sprintf("half-open lets %d trial calls through", limit), func(t *testing.T) {
+			const openTimeout = time.Minute
+			clock := newFakeClock()
+			var log transitionLog
+			cb := NewCircuitBreaker(CircuitBreakerConfig{
+				Name:                   "probe",
+				MaxConsecutiveFailures: 1,
+				OpenTimeout:            openTimeout,
+				MaxHalfOpenRequests:    limit,
+				Clock:                  clock,
+				OnStateChange:          log.record,
+			})
+			tripOpen(t, cb, 1)
+			clock.Advance(openTimeout)
+			require.Equal(t, StateHalfOpen, cb.State(), "precondition: half-open after the timeout")
+
+			entered := make(chan struct{}, limit)
+			release := make(chan struct{})
+			releaseOnce := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(releaseOnce) // never leave a trial call blocked
+			results := make(chan error, limit)
+			for range limit {
+				go func() {
+					results <- cb.Execute(func() error {
+						entered <- struct{}{}
+						<-release
+						return nil
+					})
+				}()
+			}
+			for i := range limit {
+				select {
+				case <-entered:
+				case err := <-results:
+					t.Fatalf("trial call %d of %d returned %v before it was released; want it let through", i+1, limit, err)
+				case <-time.After(5 * time.Second):
+					t.Fatalf("trial call %d of %d never reached fn", i+1, limit)
+				}
+			}
+
+			extraCalled := false
+			err := cb.Execute(func() error { extraCalled = true; return nil })
+			assert.ErrorIs(t, err, ErrTooManyRequests, "a call beyond MaxHalfOpenRequests=%d: want ErrTooManyRequests", limit)
+			assert.False(t, extraCalled, "a call beyond MaxHalfOpenRequests=%d must not call fn", limit)
+			assert.Equal(t, StateHalfOpen, cb.State(), "while trial calls run the breaker stays half-open")
+
+			// Let the trial calls finish one at a time: the breaker closes on the last success.
+			for i := 1; i <= limit; i++ {
+				release <- struct{}{}
+				select {
+				case err := <-results:
+					require.NoError(t, err, "trial call %d of %d", i, limit)
+				case <-time.After(5 * time.Second):
+					t.Fatalf("trial call %d of %d never returned", i, limit)
+				}
+				want := StateHalfOpen
+				if i == limit {
+					want = StateClosed
+				}
+				assert.Equal(t, want, cb.State(), "after %d of %d successful trial calls", i, limit)
+			}
+			assert.Equal(t, []string{
+				"probe: closed -> open",
+				"probe: open -> half-open",
+				"probe: half-open -> closed",
+			}, log.get(), "the breaker must go through every state")
+		})
+	}
 }
 
 func TestConfigurableThresholds(t *testing.T) {
@@ -593,152 +739,4 @@ func TestResilientHTTPClient(t *testing.T) {
 		assert.EqualValues(t, 2, srv.hits.Load(), "the trial request must reach the server")
 		assert.Equal(t, StateClosed, cb.State(), "a successful trial request must close the breaker")
 	})
-}
-
-func TestAllStatesConcurrently(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	const workers, callsPerWorker = 16, 50
-
-	t.Run("closed counts every concurrent call", func(t *testing.T) {
-		cb := NewCircuitBreaker(CircuitBreakerConfig{MaxConsecutiveFailures: 1 << 30, Clock: newFakeClock()})
-		var wg sync.WaitGroup
-		var wrongResults atomic.Int32
-		for range workers {
-			wg.Go(func() {
-				for i := range callsPerWorker {
-					fail := i%5 == 0
-					err := cb.Execute(func() error {
-						if fail {
-							return errDependency
-						}
-						return nil
-					})
-					if (err != nil) != fail {
-						wrongResults.Add(1)
-					}
-				}
-			})
-		}
-		wg.Wait()
-
-		assert.Zero(t, wrongResults.Load(), "Execute must return exactly fn's error")
-		failures := workers * callsPerWorker / 5
-		want := Counts{
-			Requests:       workers * callsPerWorker,
-			TotalSuccesses: workers*callsPerWorker - failures,
-			TotalFailures:  failures,
-		}
-		got := cb.Counts()
-		assert.Equal(t, want.Requests, got.Requests, "Counts().Requests after %d concurrent calls", want.Requests)
-		assert.Equal(t, want.TotalSuccesses, got.TotalSuccesses, "Counts().TotalSuccesses")
-		assert.Equal(t, want.TotalFailures, got.TotalFailures, "Counts().TotalFailures")
-		assert.Equal(t, StateClosed, cb.State(), "with a huge threshold the breaker must stay closed")
-	})
-
-	t.Run("concurrent failures open the breaker once", func(t *testing.T) {
-		const threshold = 5
-		var log transitionLog
-		cb := NewCircuitBreaker(CircuitBreakerConfig{
-			Name:                   "concurrent",
-			MaxConsecutiveFailures: threshold,
-			Clock:                  newFakeClock(),
-			OnStateChange:          log.record,
-		})
-		var wg sync.WaitGroup
-		var called, rejected, other atomic.Int32
-		for range workers {
-			wg.Go(func() {
-				for range callsPerWorker {
-					err := cb.Execute(func() error { called.Add(1); return errDependency })
-					switch {
-					case errors.Is(err, ErrOpenState):
-						rejected.Add(1)
-					case !errors.Is(err, errDependency):
-						other.Add(1)
-					}
-				}
-			})
-		}
-		wg.Wait()
-
-		assert.Zero(t, other.Load(), "every call must return fn's error or ErrOpenState")
-		assert.EqualValues(t, workers*callsPerWorker, called.Load()+rejected.Load(),
-			"fn calls (%d) + rejections (%d) must add up to the calls made", called.Load(), rejected.Load())
-		// At most workers-1 calls can be running when the threshold is reached.
-		assert.GreaterOrEqual(t, int(called.Load()), threshold, "fn must be called until the threshold is reached")
-		assert.LessOrEqual(t, int(called.Load()), threshold+workers-1,
-			"fn was called %d times; once open no new call may go through", called.Load())
-		assert.Equal(t, StateOpen, cb.State(), "the breaker must be open")
-		assert.Equal(t, []string{"concurrent: closed -> open"}, log.get(), "the breaker must open exactly once")
-	})
-
-	for _, limit := range []int{1, 3} {
-		t.Run(fmt.Sprintf("half-open lets %d trial calls through", limit), func(t *testing.T) {
-			const openTimeout = time.Minute
-			clock := newFakeClock()
-			var log transitionLog
-			cb := NewCircuitBreaker(CircuitBreakerConfig{
-				Name:                   "probe",
-				MaxConsecutiveFailures: 1,
-				OpenTimeout:            openTimeout,
-				MaxHalfOpenRequests:    limit,
-				Clock:                  clock,
-				OnStateChange:          log.record,
-			})
-			tripOpen(t, cb, 1)
-			clock.Advance(openTimeout)
-			require.Equal(t, StateHalfOpen, cb.State(), "precondition: half-open after the timeout")
-
-			entered := make(chan struct{}, limit)
-			release := make(chan struct{})
-			releaseOnce := sync.OnceFunc(func() { close(release) })
-			t.Cleanup(releaseOnce) // never leave a trial call blocked
-			results := make(chan error, limit)
-			for range limit {
-				go func() {
-					results <- cb.Execute(func() error {
-						entered <- struct{}{}
-						<-release
-						return nil
-					})
-				}()
-			}
-			for i := range limit {
-				select {
-				case <-entered:
-				case err := <-results:
-					t.Fatalf("trial call %d of %d returned %v before it was released; want it let through", i+1, limit, err)
-				case <-time.After(5 * time.Second):
-					t.Fatalf("trial call %d of %d never reached fn", i+1, limit)
-				}
-			}
-
-			extraCalled := false
-			err := cb.Execute(func() error { extraCalled = true; return nil })
-			assert.ErrorIs(t, err, ErrTooManyRequests, "a call beyond MaxHalfOpenRequests=%d: want ErrTooManyRequests", limit)
-			assert.False(t, extraCalled, "a call beyond MaxHalfOpenRequests=%d must not call fn", limit)
-			assert.Equal(t, StateHalfOpen, cb.State(), "while trial calls run the breaker stays half-open")
-
-			// Let the trial calls finish one at a time: the breaker closes on the last success.
-			for i := 1; i <= limit; i++ {
-				release <- struct{}{}
-				select {
-				case err := <-results:
-					require.NoError(t, err, "trial call %d of %d", i, limit)
-				case <-time.After(5 * time.Second):
-					t.Fatalf("trial call %d of %d never returned", i, limit)
-				}
-				want := StateHalfOpen
-				if i == limit {
-					want = StateClosed
-				}
-				assert.Equal(t, want, cb.State(), "after %d of %d successful trial calls", i, limit)
-			}
-			assert.Equal(t, []string{
-				"probe: closed -> open",
-				"probe: open -> half-open",
-				"probe: half-open -> closed",
-			}, log.get(), "the breaker must go through every state")
-		})
-	}
 }
