@@ -157,6 +157,67 @@ func TestAutoRegistration(t *testing.T) {
 		assertDuration(t, 500*time.Millisecond, got.Check.Timeout, "Check.Timeout")
 		assertDuration(t, 90*time.Second, got.Check.DeregisterCriticalServiceAfter, "Check.DeregisterCriticalServiceAfter")
 	})
+
+	// The in-memory registry keeps the contract of ServiceRegistry, as Consul does.
+	t.Run("the in-memory registry", func(t *testing.T) {
+		runRegistryContract(t, memoryHarness)
+	})
+
+	t.Run("the in-memory registry keeps its own copies", func(t *testing.T) {
+		r, _ := newMemoryRegistry(t)
+		tags := []string{"v1", "eu"}
+		require.NoError(t, r.Register(ctx, ServiceInfo{ID: "orders-1", Name: "orders", Address: "127.0.0.1", Port: 8080, Tags: tags}))
+		tags[0] = "changed by the caller"
+		got, err := r.Discover(ctx, "orders")
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, []string{"v1", "eu"}, got[0].Tags, "changing the caller's slice after Register must not change the registry")
+		got[0].Tags[1] = "changed by a reader"
+		got, err = r.Discover(ctx, "orders")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"v1", "eu"}, got[0].Tags, "changing what Discover returned must not change the registry")
+	})
+
+	t.Run("deregistering an unknown ID is not an error", func(t *testing.T) {
+		r, _ := newMemoryRegistry(t)
+		assert.NoError(t, r.Deregister(ctx, "never-registered"))
+	})
+
+	t.Run("the in-memory registry under concurrent use", func(t *testing.T) {
+		r, clock := newMemoryRegistry(t)
+		template := newBackend(t).instance(t, "template", "orders", time.Second)
+		var wg sync.WaitGroup
+		var want []string
+		for w := range 4 {
+			for i := 0; i < 20; i += 2 {
+				want = append(want, fmt.Sprintf("w%d-%02d", w, i))
+			}
+			wg.Go(func() {
+				for i := range 20 {
+					s := template
+					s.ID = fmt.Sprintf("w%d-%02d", w, i)
+					assert.NoError(t, r.Register(ctx, s))
+					_, err := r.Discover(ctx, "orders")
+					assert.NoError(t, err)
+					if i%2 == 1 {
+						assert.NoError(t, r.Deregister(ctx, s.ID))
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			for range 10 {
+				clock.Advance(time.Second)
+				r.Tick(ctx)
+			}
+		})
+		wg.Wait()
+		r.CheckNow(ctx)
+		got, err := r.Discover(ctx, "orders")
+		require.NoError(t, err)
+		slices.Sort(want)
+		assert.Equal(t, want, ids(got), "4 workers registered 20 instances each and deregistered the odd ones")
+	})
 }
 
 // assertDuration checks that s, a duration as Consul's API carries it ("5s"), is want.
@@ -457,6 +518,38 @@ func TestDiscoveryLoadBalancing(t *testing.T) {
 		}
 	})
 
+	t.Run("the discovery client on the memory registry", func(t *testing.T) {
+		r, clock := newMemoryRegistry(t)
+		a := newBackend(t).instance(t, "orders-a", "orders", time.Second)
+		b := newBackend(t).instance(t, "orders-b", "orders", time.Second)
+		sick := newBackend(t)
+		sick.setHealthy(false)
+		c := sick.instance(t, "orders-c", "orders", time.Second)
+		for _, s := range []ServiceInfo{a, b, c} {
+			require.NoError(t, r.Register(ctx, s))
+		}
+		r.Tick(ctx)
+		client := NewServiceDiscoveryClient(r, nil)
+		var got []string
+		for range 4 {
+			url, err := client.GetServiceURL(ctx, "orders")
+			require.NoError(t, err)
+			got = append(got, url)
+		}
+		assert.Equal(t, []string{a.URL(), b.URL(), a.URL(), b.URL()}, got, "round robin over the two healthy instances, by ID")
+
+		require.NoError(t, r.Deregister(ctx, a.ID))
+		clock.Advance(time.Second)
+		r.Tick(ctx)
+		url, err := client.GetServiceURL(ctx, "orders")
+		require.NoError(t, err)
+		assert.Equal(t, b.URL(), url, "after deregistering orders-a only orders-b is left")
+
+		require.NoError(t, r.Deregister(ctx, b.ID))
+		_, err = client.GetServiceURL(ctx, "orders")
+		assert.ErrorIs(t, err, ErrNoHealthyInstances, "with orders-c failing and the others gone")
+	})
+
 	t.Run("round robin under concurrent calls", func(t *testing.T) {
 		instances := staticInstances("orders", 3)
 		client := NewServiceDiscoveryClient(&shufflingRegistry{instances: instances}, nil)
@@ -619,97 +712,4 @@ func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("timed out after 10s waiting for %s", what)
 	}
-}
-
-func TestMockRegistry(t *testing.T) {
-	ctx := context.Background()
-	runRegistryContract(t, memoryHarness)
-
-	t.Run("the discovery client on the memory registry", func(t *testing.T) {
-		r, clock := newMemoryRegistry(t)
-		a := newBackend(t).instance(t, "orders-a", "orders", time.Second)
-		b := newBackend(t).instance(t, "orders-b", "orders", time.Second)
-		sick := newBackend(t)
-		sick.setHealthy(false)
-		c := sick.instance(t, "orders-c", "orders", time.Second)
-		for _, s := range []ServiceInfo{a, b, c} {
-			require.NoError(t, r.Register(ctx, s))
-		}
-		r.Tick(ctx)
-		client := NewServiceDiscoveryClient(r, nil)
-		var got []string
-		for range 4 {
-			url, err := client.GetServiceURL(ctx, "orders")
-			require.NoError(t, err)
-			got = append(got, url)
-		}
-		assert.Equal(t, []string{a.URL(), b.URL(), a.URL(), b.URL()}, got, "round robin over the two healthy instances, by ID")
-
-		require.NoError(t, r.Deregister(ctx, a.ID))
-		clock.Advance(time.Second)
-		r.Tick(ctx)
-		url, err := client.GetServiceURL(ctx, "orders")
-		require.NoError(t, err)
-		assert.Equal(t, b.URL(), url, "after deregistering orders-a only orders-b is left")
-
-		require.NoError(t, r.Deregister(ctx, b.ID))
-		_, err = client.GetServiceURL(ctx, "orders")
-		assert.ErrorIs(t, err, ErrNoHealthyInstances, "with orders-c failing and the others gone")
-	})
-
-	t.Run("the registry keeps its own copies", func(t *testing.T) {
-		r, _ := newMemoryRegistry(t)
-		tags := []string{"v1", "eu"}
-		require.NoError(t, r.Register(ctx, ServiceInfo{ID: "orders-1", Name: "orders", Address: "127.0.0.1", Port: 8080, Tags: tags}))
-		tags[0] = "changed by the caller"
-		got, err := r.Discover(ctx, "orders")
-		require.NoError(t, err)
-		require.Len(t, got, 1)
-		assert.Equal(t, []string{"v1", "eu"}, got[0].Tags, "changing the caller's slice after Register must not change the registry")
-		got[0].Tags[1] = "changed by a reader"
-		got, err = r.Discover(ctx, "orders")
-		require.NoError(t, err)
-		assert.Equal(t, []string{"v1", "eu"}, got[0].Tags, "changing what Discover returned must not change the registry")
-	})
-
-	t.Run("deregistering an unknown ID is not an error", func(t *testing.T) {
-		r, _ := newMemoryRegistry(t)
-		assert.NoError(t, r.Deregister(ctx, "never-registered"))
-	})
-
-	t.Run("concurrent use", func(t *testing.T) {
-		r, clock := newMemoryRegistry(t)
-		template := newBackend(t).instance(t, "template", "orders", time.Second)
-		var wg sync.WaitGroup
-		var want []string
-		for w := range 4 {
-			for i := 0; i < 20; i += 2 {
-				want = append(want, fmt.Sprintf("w%d-%02d", w, i))
-			}
-			wg.Go(func() {
-				for i := range 20 {
-					s := template
-					s.ID = fmt.Sprintf("w%d-%02d", w, i)
-					assert.NoError(t, r.Register(ctx, s))
-					_, err := r.Discover(ctx, "orders")
-					assert.NoError(t, err)
-					if i%2 == 1 {
-						assert.NoError(t, r.Deregister(ctx, s.ID))
-					}
-				}
-			})
-		}
-		wg.Go(func() {
-			for range 10 {
-				clock.Advance(time.Second)
-				r.Tick(ctx)
-			}
-		})
-		wg.Wait()
-		r.CheckNow(ctx)
-		got, err := r.Discover(ctx, "orders")
-		require.NoError(t, err)
-		slices.Sort(want)
-		assert.Equal(t, want, ids(got), "4 workers registered 20 instances each and deregistered the odd ones")
-	})
 }

@@ -77,14 +77,14 @@ func NewMemoryRegistry(opts ...MemoryOption) *MemoryRegistry {
 // Register adds the instance, or replaces the one with the same ID. An instance with a health
 // check is critical until its first check passes; that check is due at once.
 func (r *MemoryRegistry) Register(ctx context.Context, service ServiceInfo) error {
-	// TODO(ex05.mock-registry): check ctx, validate service, store a copy (clone Tags) with the
+	// TODO(ex05.auto-registration): check ctx, validate service, store a copy (clone Tags) with the
 	// check's defaults applied. Passing at once when it has no check; else critical, check due now.
 	return ErrNotImplemented
 }
 
 // Deregister removes the instance with this ID; an unknown ID is not an error.
 func (r *MemoryRegistry) Deregister(ctx context.Context, serviceID string) error {
-	// TODO(ex05.mock-registry): check ctx, then delete the instance.
+	// TODO(ex05.auto-registration): check ctx, then delete the instance.
 	return ErrNotImplemented
 }
 

@@ -64,7 +64,7 @@ func (s ServiceInfo) URL() string {
 
 // validate reports why s cannot be registered, wrapping ErrInvalidService.
 func (s ServiceInfo) validate() error {
-	// TODO(ex05.mock-registry): reject an empty ID, Name or Address and a port outside 1–65535
+	// TODO(ex05.auto-registration): reject an empty ID, Name or Address and a port outside 1–65535
 	// with an error wrapping ErrInvalidService. Both registries call validate in Register.
 	return nil
 }
