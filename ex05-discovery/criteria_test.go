@@ -316,39 +316,47 @@ func TestHealthChecks(t *testing.T) {
 		assert.Empty(t, got, "an instance whose health endpoint refuses connections must not be discovered")
 	})
 
-	t.Run("an instance critical for DeregisterCriticalServiceAfter is removed", func(t *testing.T) {
+	// Removal times are chosen well away from DeregisterCriticalServiceAfter, so that every
+	// reading of "critical for longer than" agrees on them.
+	t.Run("an instance critical for longer than DeregisterCriticalServiceAfter is removed", func(t *testing.T) {
 		r, clock := newMemoryRegistry(t)
 		b := newBackend(t)
 		s := b.instance(t, "api-1", "api", interval)
 		s.Health.DeregisterCriticalServiceAfter = time.Minute
 		require.NoError(t, r.Register(ctx, s))
 		r.Tick(ctx)
-		b.setHealthy(false)
-		clock.Advance(interval)
-		r.Tick(ctx) // critical from now on
-
-		clock.Advance(time.Minute - interval)
-		r.Tick(ctx) // critical for 50s: still registered
-		b.setHealthy(true)
-		clock.Advance(interval)
-		r.Tick(ctx)
-		got, err := r.Discover(ctx, "api")
-		require.NoError(t, err)
-		require.Equal(t, []string{"api-1"}, ids(got), "an instance that recovers before DeregisterCriticalServiceAfter must come back")
+		discover := func() []string {
+			got, err := r.Discover(ctx, "api")
+			require.NoError(t, err)
+			return ids(got)
+		}
+		require.Equal(t, []string{"api-1"}, discover(), "precondition: the instance passes its first check")
 
 		b.setHealthy(false)
 		clock.Advance(interval)
-		r.Tick(ctx) // critical again, from now
-		for range 6 {
+		r.Tick(ctx) // critical from now
+		for range 3 {
 			clock.Advance(interval)
 			r.Tick(ctx)
 		}
 		b.setHealthy(true)
 		clock.Advance(interval)
+		r.Tick(ctx) // passes after 40s critical
+		require.Equal(t, []string{"api-1"}, discover(),
+			"an instance whose check passes again after 40s critical (DeregisterCriticalServiceAfter 1m) must come back")
+
+		b.setHealthy(false)
+		clock.Advance(interval)
+		r.Tick(ctx) // critical again, from now
+		for range 7 {
+			clock.Advance(interval)
+			r.Tick(ctx) // the last of these fails after 70s critical
+		}
+		b.setHealthy(true)
+		clock.Advance(interval)
 		r.Tick(ctx)
-		got, err = r.Discover(ctx, "api")
-		require.NoError(t, err)
-		assert.Empty(t, got, "after a minute critical the instance must be deregistered: a later passing check must not bring it back")
+		assert.Empty(t, discover(),
+			"an instance that failed its checks for 70s (DeregisterCriticalServiceAfter 1m) must have been removed: a later passing check must not bring it back")
 	})
 
 	t.Run("Run checks in the background until its context is done", func(t *testing.T) {
@@ -386,22 +394,20 @@ func TestHealthChecks(t *testing.T) {
 		}
 	})
 
-	t.Run("the consul adapter asks for passing instances only", func(t *testing.T) {
+	t.Run("the consul adapter discovers passing instances only", func(t *testing.T) {
+		passing := consul.HealthChecks{{CheckID: "service:api", Status: consul.HealthPassing}}
+		critical := consul.HealthChecks{{CheckID: "service:api", Status: consul.HealthCritical}}
 		agent := newFakeAgent(t,
-			&consul.ServiceEntry{Node: &consul.Node{Address: "10.0.0.1"}, Service: &consul.AgentService{ID: "api-1", Service: "api", Address: "10.0.0.11", Port: 8081, Tags: []string{"v1"}}},
-			&consul.ServiceEntry{Node: &consul.Node{Address: "10.0.0.2"}, Service: &consul.AgentService{ID: "api-2", Service: "api", Port: 8082}},
+			&consul.ServiceEntry{Node: &consul.Node{Address: "10.0.0.1"}, Service: &consul.AgentService{ID: "api-1", Service: "api", Address: "10.0.0.11", Port: 8081, Tags: []string{"v1"}}, Checks: passing},
+			&consul.ServiceEntry{Node: &consul.Node{Address: "10.0.0.2"}, Service: &consul.AgentService{ID: "api-2", Service: "api", Port: 8082}, Checks: passing},
+			&consul.ServiceEntry{Node: &consul.Node{Address: "10.0.0.3"}, Service: &consul.AgentService{ID: "api-3", Service: "api", Address: "10.0.0.13", Port: 8083}, Checks: critical},
 		)
 		got, err := agent.registry(t).Discover(ctx, "api")
 		require.NoError(t, err, "Discover against the fake agent")
-		reqs := agent.received(http.MethodGet, "/v1/health/service/api")
-		require.Len(t, reqs, 1, "want one GET /v1/health/service/api; the agent got %v", agent.all())
-		passing, asked := reqs[0].query["passing"]
-		assert.True(t, asked && (len(passing) == 0 || (passing[0] != "0" && passing[0] != "false")),
-			"the health query must ask for passing instances only (?passing); got query %v", reqs[0].query)
 		assert.Equal(t, []string{
 			endpoint(ServiceInfo{ID: "api-1", Name: "api", Address: "10.0.0.11", Port: 8081, Tags: []string{"v1"}}),
 			endpoint(ServiceInfo{ID: "api-2", Name: "api", Address: "10.0.0.2", Port: 8082}),
-		}, endpoints(got), "instances from the health entries; one without an address gets its node's")
+		}, endpoints(got), "the passing instances only (not api-3, whose check is critical); one without an address gets its node's")
 	})
 }
 
@@ -599,10 +605,11 @@ func TestGracefulDeregistration(t *testing.T) {
 		rec := &recordingRegistry{ServiceRegistry: mem}
 		var info ServiceInfo // set before Shutdown, read during it
 		var atDeregister []string
-		rec.onDeregister = func(id string) {
-			// What a caller that discovered the instance a moment ago would see now.
-			status, err := get(ctx, info.Health.HTTP)
-			atDeregister = append(atDeregister, fmt.Sprintf("deregister %s: health answered %d, err %v", id, status, err))
+		rec.onDeregister = func(_ context.Context, id string) {
+			// What a caller that discovered the instance a moment ago would see now: an answer,
+			// whatever its status (a draining service may already report itself unhealthy).
+			_, err := get(ctx, info.Health.HTTP)
+			atDeregister = append(atDeregister, fmt.Sprintf("deregister %s: the service answered: %t (err %v)", id, err == nil, err))
 		}
 		svc := NewService(rec, ServiceConfig{Name: "orders", ID: "orders-1"}, nil, quietLogger())
 		require.NoError(t, svc.Start(ctx), "Start")
@@ -618,7 +625,7 @@ func TestGracefulDeregistration(t *testing.T) {
 
 		_, deregistered := rec.calls()
 		assert.Equal(t, []string{"orders-1"}, deregistered, "Shutdown must deregister the instance, once")
-		assert.Equal(t, []string{"deregister orders-1: health answered 200, err <nil>"}, atDeregister,
+		assert.Equal(t, []string{"deregister orders-1: the service answered: true (err <nil>)"}, atDeregister,
 			"when Deregister is called the service must still be serving: deregister first, then stop")
 		_, err = NewServiceDiscoveryClient(mem, nil).GetServiceURL(ctx, "orders")
 		assert.ErrorIs(t, err, ErrNoHealthyInstances, "after Shutdown no caller may be sent to the instance")
@@ -630,7 +637,7 @@ func TestGracefulDeregistration(t *testing.T) {
 		mem, _ := newMemoryRegistry(t)
 		deregistered := make(chan struct{})
 		deregisteredOnce := sync.OnceFunc(func() { close(deregistered) })
-		rec := &recordingRegistry{ServiceRegistry: mem, onDeregister: func(string) { deregisteredOnce() }}
+		rec := &recordingRegistry{ServiceRegistry: mem, onDeregister: func(context.Context, string) { deregisteredOnce() }}
 		started, release := make(chan struct{}), make(chan struct{})
 		releaseOnce := sync.OnceFunc(func() { close(release) })
 		slow := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -692,10 +699,15 @@ func TestGracefulDeregistration(t *testing.T) {
 		assert.Error(t, err, "the service must stop serving even when deregistration failed")
 	})
 
-	t.Run("the consul adapter deregisters by ID", func(t *testing.T) {
+	t.Run("the consul adapter deregisters the instance", func(t *testing.T) {
 		agent := newFakeAgent(t)
+		agent.add(consul.AgentServiceRegistration{ID: "orders-1", Name: "orders", Address: "10.1.2.3", Port: 8080})
+		agent.add(consul.AgentServiceRegistration{ID: "orders-2", Name: "orders", Address: "10.1.2.4", Port: 8080})
 		require.NoError(t, agent.registry(t).Deregister(ctx, "orders-1"), "Deregister against the fake agent")
-		assert.Equal(t, []string{"PUT /v1/agent/service/deregister/orders-1"}, agent.all(), "the requests the agent got")
+		_, ok := agent.service("orders-1")
+		assert.False(t, ok, "after Deregister(orders-1) the agent must no longer hold orders-1; it got %v", agent.all())
+		_, ok = agent.service("orders-2")
+		assert.True(t, ok, "Deregister(orders-1) must leave orders-2 registered; the agent got %v", agent.all())
 	})
 }
 

@@ -205,7 +205,7 @@ func (r *MemoryRegistry) runChecks(ctx context.Context, all bool) {
 	}
 	for id, in := range r.instances {
 		limit := in.info.Health.DeregisterCriticalServiceAfter
-		if !in.passing && in.info.Health.HTTP != "" && now.Sub(in.criticalSince) >= limit {
+		if !in.passing && in.info.Health.HTTP != "" && now.Sub(in.criticalSince) > limit {
 			r.logger.InfoContext(ctx, "deregistered critical instance", "service", in.info.Name, "id", id, "critical_for", now.Sub(in.criticalSince))
 			delete(r.instances, id)
 		}
