@@ -46,7 +46,8 @@ func WithLogger(l *slog.Logger) MemoryOption {
 //
 // An instance with a check starts critical and joins Discover after its first passing check; it
 // leaves Discover when a check fails and comes back when one passes again. After failing for
-// DeregisterCriticalServiceAfter it is removed. An instance without a check is always healthy.
+// longer than DeregisterCriticalServiceAfter it is removed. An instance without a check is always
+// healthy.
 type MemoryRegistry struct {
 	clock      Clock
 	httpClient *http.Client
