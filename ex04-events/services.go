@@ -28,8 +28,8 @@ func NewNotificationService() *NotificationService {
 func (s *NotificationService) HandleUserCreated(ctx context.Context, eventData []byte) error {
 	// TODO(ex04.versioning): Decode[UserCreatedEvent] with the service's upcasters; return its
 	// error (wrapped with %w) so that an unknown version is dead-lettered.
-	// TODO(ex04.subscribers): unless the event's id was already applied, record a Notification
-	// to the user's email whose Body greets the user by name.
+	// TODO(ex04.subscribers): unless the event's id was already applied (check and mark under one
+	// lock), record a Notification to the user's email whose Body greets the user by name.
 	return ErrNotImplemented
 }
 
@@ -60,8 +60,8 @@ func NewInventoryService() *InventoryService {
 // HandleOrderCreated is the EventHandler of OrderCreatedEvent: it reserves stock for the order. An
 // event it has already applied (a redelivery) is acknowledged and ignored.
 func (s *InventoryService) HandleOrderCreated(ctx context.Context, eventData []byte) error {
-	// TODO(ex04.subscribers): Decode[OrderCreatedEvent] and, unless the event's id was already
-	// applied, record a Reservation for the order.
+	// TODO(ex04.subscribers): Decode[OrderCreatedEvent] and, unless the event's id (not the
+	// order's) was already applied, record a Reservation for the order.
 	return ErrNotImplemented
 }
 
