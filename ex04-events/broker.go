@@ -14,9 +14,9 @@ import (
 // (slog.Default() when nil). opts are applied after these settings and override them. ctx bounds
 // the first connection attempt.
 func Connect(ctx context.Context, url string, logger *slog.Logger, opts ...nats.Option) (*nats.Conn, error) {
-	// TODO(ex04.broker): fail with ctx's error when ctx is already done. Call nats.Connect with
-	// a name (nats.Name), unlimited or generous reconnects (nats.MaxReconnects), a short pause
-	// between attempts (nats.ReconnectWait), a reconnect buffer (nats.ReconnectBufSize), a ping
+	// TODO(ex04.broker): fail with an error wrapping ctx's error when ctx is already done. Call
+	// nats.Connect with a name (nats.Name), unlimited reconnects (nats.MaxReconnects(-1)), a pause
+	// of at most 1s between attempts (nats.ReconnectWait), a reconnect buffer (never -1), a ping
 	// interval of at most 30s (nats.PingInterval, nats.MaxPingsOutstanding), and handlers that
 	// log disconnects and reconnects (nats.DisconnectErrHandler, nats.ReconnectHandler). Append
 	// opts last so that the caller can override any of them.
@@ -44,6 +44,7 @@ type StreamConfig struct {
 // match it. Both are file-backed, so they survive a server restart.
 func CreateStreams(ctx context.Context, nc *nats.Conn, cfg StreamConfig) error {
 	// TODO(ex04.broker): apply the defaults, then jetstream.New(nc) and CreateOrUpdateStream for
-	// both streams, with file storage and the Duplicates window.
+	// both streams (their names and subjects from cfg), with file storage, and the Duplicates
+	// window on the events stream.
 	return ErrNotImplemented
 }

@@ -13,7 +13,7 @@ type Notification struct {
 // NotificationService sends a welcome message to each new user. It is safe for concurrent use.
 type NotificationService struct {
 	// TODO(ex04.versioning): keep an Upcasters registry that knows UpcastUserCreatedV1.
-	// TODO(ex04.integration): keep the notifications sent and the ids of the events already
+	// TODO(ex04.subscribers): keep the notifications sent and the ids of the events already
 	// applied, guarded by a mutex.
 }
 
@@ -28,14 +28,14 @@ func NewNotificationService() *NotificationService {
 func (s *NotificationService) HandleUserCreated(ctx context.Context, eventData []byte) error {
 	// TODO(ex04.versioning): Decode[UserCreatedEvent] with the service's upcasters; return its
 	// error (wrapped with %w) so that an unknown version is dead-lettered.
-	// TODO(ex04.integration): unless the event's id was already applied, record a Notification
-	// to the user's email whose Body greets the user by name.
+	// TODO(ex04.subscribers): unless the event's id was already applied (check and mark under one
+	// lock), record a Notification to the user's email whose Body greets the user by name.
 	return ErrNotImplemented
 }
 
 // Sent returns the notifications sent so far, oldest first.
 func (s *NotificationService) Sent() []Notification {
-	// TODO(ex04.integration): return a copy, read under the lock.
+	// TODO(ex04.subscribers): return a copy, read under the lock.
 	return nil
 }
 
@@ -48,7 +48,7 @@ type Reservation struct {
 
 // InventoryService reserves stock for each new order. It is safe for concurrent use.
 type InventoryService struct {
-	// TODO(ex04.integration): keep the reservations and the ids of the events already applied,
+	// TODO(ex04.subscribers): keep the reservations and the ids of the events already applied,
 	// guarded by a mutex.
 }
 
@@ -60,13 +60,13 @@ func NewInventoryService() *InventoryService {
 // HandleOrderCreated is the EventHandler of OrderCreatedEvent: it reserves stock for the order. An
 // event it has already applied (a redelivery) is acknowledged and ignored.
 func (s *InventoryService) HandleOrderCreated(ctx context.Context, eventData []byte) error {
-	// TODO(ex04.integration): Decode[OrderCreatedEvent] and, unless the event's id was already
-	// applied, record a Reservation for the order.
+	// TODO(ex04.subscribers): Decode[OrderCreatedEvent] and, unless the event's id (not the
+	// order's) was already applied, record a Reservation for the order.
 	return ErrNotImplemented
 }
 
 // Reservations returns the reservations made so far, oldest first.
 func (s *InventoryService) Reservations() []Reservation {
-	// TODO(ex04.integration): return a copy, read under the lock.
+	// TODO(ex04.subscribers): return a copy, read under the lock.
 	return nil
 }

@@ -88,10 +88,11 @@ func (s *NATSEventSubscriber) Subscribe(topic string, handler EventHandler) erro
 // broker delivers them.
 func (s *NATSEventSubscriber) SubscribeContext(ctx context.Context, topic string, handler EventHandler) error {
 	// TODO(ex04.subscribers): CreateOrUpdateConsumer on cfg.Stream, filtered on topic, with
-	// explicit acks. With cfg.Durable set, make it a durable consumer whose name is the same for
+	// explicit acks and cfg.AckWait. With cfg.Durable set, make it a durable consumer whose name is the same for
 	// every instance of the service (and different per topic: consumer names may not contain
 	// "." "*" or ">"); without it, an ephemeral consumer that delivers only new messages. Then
-	// Consume it, passing each message to a function that runs handler and settles the message.
+	// Consume it, passing each message to a function that runs handler and settles the message,
+	// and report the consumer's errors (jetstream.ConsumeErrHandler) to cfg.OnError.
 	// TODO(ex04.dead-letters): settle each message: DoubleAck on success; on failure
 	// NakWithDelay(cfg.RetryDelay), unless the message has been delivered cfg.MaxDeliver times
 	// (msg.Metadata().NumDelivered) — then dead-letter it. Count deliveries yourself and leave
@@ -99,8 +100,8 @@ func (s *NATSEventSubscriber) SubscribeContext(ctx context.Context, topic string
 	// failed comes back. Let the consumer have more than one message pending (MaxAckPending),
 	// so that a message waiting for its retry does not hold back the ones behind it.
 	// Dead-lettering: publish (through JetStream) on cfg.DeadLetterPrefix + the subject, with the
-	// original data and headers plus the three Dead-Letter-* headers, and only when that worked
-	// Term the message. When it failed, report an error wrapping ErrDeadLetter to cfg.OnError
+	// original data and headers plus the three Dead-Letter-* headers and a Nats-Msg-Id of its own
+	// (one per message and consumer), and only when that worked Term the message. When it failed, report an error wrapping ErrDeadLetter to cfg.OnError
 	// and Nak the message so that it comes back.
 	// TODO(ex04.versioning): an error wrapping ErrPermanent (ErrUnknownVersion, for one) cannot
 	// be fixed by retrying: dead-letter it on the first delivery.
@@ -112,6 +113,7 @@ func (s *NATSEventSubscriber) SubscribeContext(ctx context.Context, topic string
 // returns ctx's error. Messages not acknowledged are delivered again to the next subscriber.
 func (s *NATSEventSubscriber) Close(ctx context.Context) error {
 	// TODO(ex04.subscribers): Drain every ConsumeContext, wait for each one's Closed() channel
-	// (or for ctx), then cancel the handlers' context.
+	// (or for ctx), then cancel the handlers' context: a running handler keeps a live context
+	// until it returns, unless ctx ends first.
 	return nil
 }

@@ -28,9 +28,10 @@ func (u *Upcasters) Register(eventType string, from int, up Upcaster) *Upcasters
 // It returns ErrUnknownVersion when from is newer than to, or when a step is missing. A nil
 // registry knows no steps.
 func (u *Upcasters) Upcast(eventType string, from, to int, data json.RawMessage) (json.RawMessage, error) {
-	// TODO(ex04.versioning): apply the upcasters from, from+1, … to-1 in turn. A version newer
-	// than to (a producer ahead of this consumer), or a missing step, is an error wrapping
-	// ErrUnknownVersion: the subscriber then dead-letters the message instead of retrying it.
+	// TODO(ex04.versioning): apply the upcasters of eventType from, from+1, … to-1 in turn. A
+	// version newer than to (a producer ahead of this consumer), or a missing step, is an error
+	// wrapping ErrUnknownVersion: the subscriber then dead-letters the message instead of
+	// retrying it.
 	return nil, ErrNotImplemented
 }
 

@@ -51,7 +51,8 @@ func NewRandom(src rand.Source) *Random {
 // Pick returns one of instances, each as likely as the others.
 func (b *Random) Pick(serviceName string, instances []ServiceInfo) (ServiceInfo, error) {
 	// TODO(ex05.load-balancing): draw an index with b.rng (under the mutex: a *rand.Rand is not
-	// safe for concurrent use), or with rand.IntN when b.rng is nil.
+	// safe for concurrent use), or with rand.IntN when b.rng is nil. An empty slice is
+	// ErrNoHealthyInstances.
 	return ServiceInfo{}, ErrNotImplemented
 }
 

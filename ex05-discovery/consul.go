@@ -28,13 +28,14 @@ func NewConsulServiceRegistry(config *consul.Config) (*ConsulServiceRegistry, er
 }
 
 // Register registers the instance with the local agent, with its HTTP health check when it has
-// one. It replaces an instance registered with the same ID, checks included.
+// one. It replaces an instance registered with the same ID.
 func (r *ConsulServiceRegistry) Register(ctx context.Context, service ServiceInfo) error {
-	// TODO(ex05.auto-registration): validate service, then send an *consul.AgentServiceRegistration
-	// (ID, Name, Address, Port, Tags) with r.client.Agent().ServiceRegisterOpts. When
-	// service.Health.HTTP is set, add Check: &consul.AgentServiceCheck{HTTP, Interval, Timeout,
-	// DeregisterCriticalServiceAfter}, durations as strings ("10s") after applying the defaults.
-	// Pass ctx with consul.ServiceRegisterOpts{...}.WithContext(ctx); wrap errors with %w.
+	// TODO(ex05.auto-registration): validate service (an invalid one is ErrInvalidService and
+	// never reaches the agent), then send an *consul.AgentServiceRegistration (ID, Name, Address,
+	// Port, Tags) with r.client.Agent().ServiceRegisterOpts. When service.Health.HTTP is set, add
+	// Check: &consul.AgentServiceCheck{HTTP, Interval, Timeout, DeregisterCriticalServiceAfter},
+	// durations as strings ("10s") after applying the defaults. Pass ctx with
+	// consul.ServiceRegisterOpts{...}.WithContext(ctx); wrap errors with %w.
 	return ErrNotImplemented
 }
 
@@ -42,7 +43,8 @@ func (r *ConsulServiceRegistry) Register(ctx context.Context, service ServiceInf
 // not know (404) is not an error: the agent may have reaped the instance already.
 func (r *ConsulServiceRegistry) Deregister(ctx context.Context, serviceID string) error {
 	// TODO(ex05.graceful-deregistration): r.client.Agent().ServiceDeregisterOpts with
-	// (&consul.QueryOptions{}).WithContext(ctx). A consul.StatusError with Code 404 is not an error.
+	// (&consul.QueryOptions{}).WithContext(ctx). A consul.StatusError with Code 404 is not an error;
+	// wrap the others with %w.
 	return ErrNotImplemented
 }
 
@@ -50,6 +52,7 @@ func (r *ConsulServiceRegistry) Deregister(ctx context.Context, serviceID string
 // without an address gets its node's address, as Consul's DNS interface does.
 func (r *ConsulServiceRegistry) Discover(ctx context.Context, serviceName string) ([]ServiceInfo, error) {
 	// TODO(ex05.health-checks): r.client.Health().Service(serviceName, "", true, q) — passingOnly
-	// true — and turn each entry into a ServiceInfo (Service.Address, or Node.Address when empty).
+	// true, q carrying ctx — and turn each entry into a ServiceInfo (Service.Address, or
+	// Node.Address when empty). Wrap the agent's errors with %w.
 	return nil, ErrNotImplemented
 }

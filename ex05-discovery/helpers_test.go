@@ -145,11 +145,13 @@ func ids(infos []ServiceInfo) []string {
 	return out
 }
 
-// recordingRegistry wraps a registry and records the calls made to it. onDeregister, when set,
-// runs at the start of Deregister, before the call reaches the wrapped registry.
+// recordingRegistry wraps a registry and records the calls made to it. onRegister and
+// onDeregister, when set, run at the start of Register and Deregister, before the call reaches
+// the wrapped registry.
 type recordingRegistry struct {
 	ServiceRegistry
-	onDeregister func(id string)
+	onRegister   func(ctx context.Context, s ServiceInfo)
+	onDeregister func(ctx context.Context, id string)
 
 	mu           sync.Mutex
 	registered   []ServiceInfo
@@ -157,6 +159,9 @@ type recordingRegistry struct {
 }
 
 func (r *recordingRegistry) Register(ctx context.Context, s ServiceInfo) error {
+	if r.onRegister != nil {
+		r.onRegister(ctx, s)
+	}
 	r.mu.Lock()
 	s.Tags = slices.Clone(s.Tags)
 	r.registered = append(r.registered, s)
@@ -166,7 +171,7 @@ func (r *recordingRegistry) Register(ctx context.Context, s ServiceInfo) error {
 
 func (r *recordingRegistry) Deregister(ctx context.Context, id string) error {
 	if r.onDeregister != nil {
-		r.onDeregister(id)
+		r.onDeregister(ctx, id)
 	}
 	r.mu.Lock()
 	r.deregistered = append(r.deregistered, id)
@@ -215,14 +220,18 @@ func staticInstances(name string, n int) []ServiceInfo {
 	return out
 }
 
-// fakeAgent stands in for a Consul agent's HTTP API: it records the requests it gets and answers
-// health queries with canned entries.
+// fakeAgent stands in for a Consul agent's HTTP API. It keeps the services registered with it,
+// answers the agent's service endpoints from them, answers health queries with the canned
+// entries it was given (only those whose checks all pass when the query asks for passing ones),
+// and records every request.
 type fakeAgent struct {
 	srv    *httptest.Server
 	health []*consul.ServiceEntry
 
-	mu       sync.Mutex
-	requests []agentRequest
+	mu         sync.Mutex
+	requests   []agentRequest
+	services   map[string]consul.AgentServiceRegistration
+	healthDown bool // health queries answer 500
 }
 
 // agentRequest is one request received by the fake agent.
@@ -234,26 +243,68 @@ type agentRequest struct {
 
 func newFakeAgent(t *testing.T, health ...*consul.ServiceEntry) *fakeAgent {
 	t.Helper()
-	a := &fakeAgent{health: health}
-	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		a.mu.Lock()
-		a.requests = append(a.requests, agentRequest{method: r.Method, path: r.URL.Path, query: r.URL.Query(), body: body})
-		a.mu.Unlock()
-		switch {
-		case r.Method == http.MethodPut && r.URL.Path == "/v1/agent/service/register",
-			r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/agent/service/deregister/"):
-			w.WriteHeader(http.StatusOK)
-		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/health/service/"):
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("X-Consul-Index", "1")
-			_ = json.NewEncoder(w).Encode(a.health)
-		default:
-			http.Error(w, "unexpected request", http.StatusNotFound)
-		}
-	}))
+	a := &fakeAgent{health: health, services: map[string]consul.AgentServiceRegistration{}}
+	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
 	t.Cleanup(a.srv.Close)
 	return a
+}
+
+func (a *fakeAgent) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.requests = append(a.requests, agentRequest{method: r.Method, path: r.URL.Path, query: r.URL.Query(), body: body})
+	writeJSON := func(v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Consul-Index", "1")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	serviceID, isService := strings.CutPrefix(r.URL.Path, "/v1/agent/service/")
+	switch {
+	case r.Method == http.MethodPut && r.URL.Path == "/v1/agent/service/register":
+		var reg consul.AgentServiceRegistration
+		if err := json.Unmarshal(body, &reg); err != nil || reg.ID == "" {
+			http.Error(w, "bad registration", http.StatusBadRequest)
+			return
+		}
+		a.services[reg.ID] = reg
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/agent/service/deregister/"):
+		id := strings.TrimPrefix(serviceID, "deregister/")
+		if _, ok := a.services[id]; !ok {
+			http.Error(w, "Unknown service ID "+strconv.Quote(id), http.StatusNotFound)
+			return
+		}
+		delete(a.services, id)
+	case r.Method == http.MethodGet && isService:
+		reg, ok := a.services[serviceID]
+		if !ok {
+			http.Error(w, "Unknown service ID "+strconv.Quote(serviceID), http.StatusNotFound)
+			return
+		}
+		writeJSON(consul.AgentService{ID: reg.ID, Service: reg.Name, Address: reg.Address, Port: reg.Port, Tags: reg.Tags})
+	case r.Method == http.MethodGet && r.URL.Path == "/v1/agent/services":
+		out := map[string]consul.AgentService{}
+		for id, reg := range a.services {
+			out[id] = consul.AgentService{ID: reg.ID, Service: reg.Name, Address: reg.Address, Port: reg.Port, Tags: reg.Tags}
+		}
+		writeJSON(out)
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/health/service/"):
+		if a.healthDown {
+			http.Error(w, "agent unavailable", http.StatusInternalServerError)
+			return
+		}
+		passing, onlyPassing := r.URL.Query()["passing"]
+		onlyPassing = onlyPassing && (len(passing) == 0 || (passing[0] != "0" && passing[0] != "false"))
+		out := []*consul.ServiceEntry{}
+		for _, e := range a.health {
+			if !onlyPassing || e.Checks.AggregatedStatus() == consul.HealthPassing {
+				out = append(out, e)
+			}
+		}
+		writeJSON(out)
+	default:
+		http.Error(w, "unexpected request", http.StatusNotFound)
+	}
 }
 
 // registry returns a ConsulServiceRegistry that talks to the fake agent.
@@ -263,6 +314,28 @@ func (a *fakeAgent) registry(t *testing.T) *ConsulServiceRegistry {
 	require.NoError(t, err, "NewConsulServiceRegistry")
 	require.NotNil(t, r, "NewConsulServiceRegistry must not return nil")
 	return r
+}
+
+// add registers a service with the agent directly, as if another client had.
+func (a *fakeAgent) add(reg consul.AgentServiceRegistration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.services[reg.ID] = reg
+}
+
+// service returns the registration the agent holds for id.
+func (a *fakeAgent) service(id string) (consul.AgentServiceRegistration, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	reg, ok := a.services[id]
+	return reg, ok
+}
+
+// setHealthDown makes health queries fail with 500 (or work again).
+func (a *fakeAgent) setHealthDown(down bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.healthDown = down
 }
 
 // received returns the requests the fake agent got for method and path (a prefix when it ends

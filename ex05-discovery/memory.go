@@ -42,7 +42,8 @@ func WithLogger(l *slog.Logger) MemoryOption {
 //
 // An instance with a check starts critical and joins Discover after its first passing check; it
 // leaves Discover when a check fails and comes back when one passes again. After failing for
-// DeregisterCriticalServiceAfter it is removed. An instance without a check is always healthy.
+// longer than DeregisterCriticalServiceAfter it is removed. An instance without a check is always
+// healthy.
 type MemoryRegistry struct {
 	clock      Clock
 	httpClient *http.Client
@@ -77,14 +78,14 @@ func NewMemoryRegistry(opts ...MemoryOption) *MemoryRegistry {
 // Register adds the instance, or replaces the one with the same ID. An instance with a health
 // check is critical until its first check passes; that check is due at once.
 func (r *MemoryRegistry) Register(ctx context.Context, service ServiceInfo) error {
-	// TODO(ex05.mock-registry): check ctx, validate service, store a copy (clone Tags) with the
+	// TODO(ex05.auto-registration): check ctx, validate service, store a copy (clone Tags) with the
 	// check's defaults applied. Passing at once when it has no check; else critical, check due now.
 	return ErrNotImplemented
 }
 
 // Deregister removes the instance with this ID; an unknown ID is not an error.
 func (r *MemoryRegistry) Deregister(ctx context.Context, serviceID string) error {
-	// TODO(ex05.mock-registry): check ctx, then delete the instance.
+	// TODO(ex05.auto-registration): check ctx, then delete the instance.
 	return ErrNotImplemented
 }
 
@@ -100,9 +101,10 @@ func (r *MemoryRegistry) Discover(ctx context.Context, serviceName string) ([]Se
 func (r *MemoryRegistry) Tick(ctx context.Context) {
 	// TODO(ex05.health-checks): under the lock, pick the instances whose nextCheck has come (by
 	// r.clock) and move their nextCheck one Interval on; run their checks without the lock
-	// (GET Health.HTTP with a Health.Timeout deadline; a 2xx passes); then, under the lock again,
-	// record the results (note when an instance turns critical) and remove the instances that
-	// have been critical for DeregisterCriticalServiceAfter.
+	// (GET Health.HTTP with r.httpClient and a Health.Timeout deadline; a 2xx passes); then, under
+	// the lock again, record the results (note when an instance turns critical; skip a result for
+	// an instance deregistered or registered again meanwhile) and remove the instances that have
+	// been critical for longer than DeregisterCriticalServiceAfter.
 }
 
 // CheckNow runs every instance's check at once, due or not, like Tick does.

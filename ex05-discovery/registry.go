@@ -64,7 +64,7 @@ func (s ServiceInfo) URL() string {
 
 // validate reports why s cannot be registered, wrapping ErrInvalidService.
 func (s ServiceInfo) validate() error {
-	// TODO(ex05.mock-registry): reject an empty ID, Name or Address and a port outside 1–65535
+	// TODO(ex05.auto-registration): reject an empty ID, Name or Address and a port outside 1–65535
 	// with an error wrapping ErrInvalidService. Both registries call validate in Register.
 	return nil
 }
@@ -86,7 +86,8 @@ type HealthCheck struct {
 	Interval time.Duration
 	// Timeout bounds one check; a slower answer is a failure. Default: DefaultCheckTimeout (2s).
 	Timeout time.Duration
-	// DeregisterCriticalServiceAfter removes an instance whose check has failed for that long.
+	// DeregisterCriticalServiceAfter removes an instance whose check has failed for longer than
+	// that.
 	// Default: DefaultDeregisterCriticalServiceAfter (1m).
 	DeregisterCriticalServiceAfter time.Duration
 }

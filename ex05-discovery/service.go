@@ -85,8 +85,8 @@ func NewService(registry ServiceRegistry, config ServiceConfig, handler http.Han
 func (s *Service) Start(ctx context.Context) error {
 	// TODO(ex05.auto-registration): listen (net.ListenConfig.Listen) on Address:Port, take the
 	// port from the listener, serve the health endpoint (200 on GET HealthPath) and the handler
-	// with an http.Server in a goroutine, then register the ServiceInfo. If registration fails,
-	// close the server and return the error wrapped.
+	// with an http.Server in a goroutine, then register the ServiceInfo, passing ctx. If
+	// registration fails, close the server (it must stop answering) and return the error wrapped.
 	return ErrNotImplemented
 }
 
@@ -101,7 +101,8 @@ func (s *Service) Info() ServiceInfo {
 // stops serving: it closes the listener and waits, until ctx is done, for the requests in flight.
 // It stops serving even when deregistration fails, and returns both errors joined.
 func (s *Service) Shutdown(ctx context.Context) error {
-	// TODO(ex05.graceful-deregistration): Deregister first, then http.Server.Shutdown(ctx) (not
-	// Close: requests in flight must finish). Return the errors joined (errors.Join), each wrapped.
+	// TODO(ex05.graceful-deregistration): Deregister first, passing ctx, then
+	// http.Server.Shutdown(ctx) (not Close: requests in flight must finish). Return the errors of
+	// both joined (errors.Join), each wrapped.
 	return ErrNotImplemented
 }

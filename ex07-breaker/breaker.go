@@ -113,8 +113,8 @@ type CircuitBreaker struct {
 
 	// TODO(ex07.state-machine): add the current state and its Counts, guarded by a sync.Mutex.
 	// TODO(ex07.timeout-recovery): add when the open state ends, read from config.Clock.
-	// TODO(ex07.all-states): make sure a call that started before a state change does not count
-	// after it (a generation number that changes with each state change works well).
+	// TODO(ex07.state-machine): make sure a call that started before a state change does not
+	// count after it (a generation number that changes with each state change works well).
 }
 
 // NewCircuitBreaker returns a closed breaker configured by config; see CircuitBreakerConfig for
@@ -135,7 +135,8 @@ func (cb *CircuitBreaker) State() CircuitBreakerState {
 
 // Counts returns the counts of the breaker's current state.
 func (cb *CircuitBreaker) Counts() Counts {
-	// TODO(ex07.all-states): return a copy of the counts, read under the lock.
+	// TODO(ex07.state-machine): return a copy of the counts, read under the lock (they are
+	// cleared on every state change).
 	return Counts{}
 }
 
@@ -147,7 +148,8 @@ func (cb *CircuitBreaker) Execute(fn func() error) error {
 	// after MaxHalfOpenRequests successes and opens again on a failure.
 	// TODO(ex07.thresholds): trip on MaxConsecutiveFailures failures in a row, or on
 	// FailureRatio once MinRequests calls have completed; use IsFailure to classify errors.
-	// TODO(ex07.all-states): in half-open, return ErrTooManyRequests beyond MaxHalfOpenRequests.
+	// TODO(ex07.state-machine): in half-open, return ErrTooManyRequests while MaxHalfOpenRequests
+	// trial calls are running (count them when they start).
 	// TODO(ex07.metrics): count each call as success, failure or rejected.
 	return ErrNotImplemented
 }
@@ -157,6 +159,7 @@ func (cb *CircuitBreaker) Execute(fn func() error) error {
 // ctx.Err(), which IsFailure sees as any other error.
 func (cb *CircuitBreaker) ExecuteContext(ctx context.Context, fn func(context.Context) error) error {
 	// TODO(ex07.timeout-recovery): run fn(ctx) through Execute, and turn a nil result that came
-	// after ctx's deadline into ctx.Err().
+	// after ctx's deadline into ctx.Err(). Ask ctx (ctx.Err()), not config.Clock: the clock times
+	// the breaker's states, the context its own deadline.
 	return ErrNotImplemented
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,6 +85,7 @@ func tripOpen(t *testing.T, cb *CircuitBreaker, failures int) {
 }
 
 func TestStateMachine(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	const (
 		threshold   = 3
 		openTimeout = 30 * time.Second
@@ -108,6 +111,7 @@ func TestStateMachine(t *testing.T) {
 		}
 		require.ErrorIs(t, cb.Execute(failingCall), errDependency, "failure %d: Execute must return fn's error", threshold)
 		assert.Equal(t, StateOpen, cb.State(), "after %d failures (the threshold) the breaker must be open", threshold)
+		assert.Equal(t, Counts{}, cb.Counts(), "the counts are cleared on every state change: the open state starts from zero")
 	})
 
 	t.Run("open rejects without calling fn", func(t *testing.T) {
@@ -154,6 +158,207 @@ func TestStateMachine(t *testing.T) {
 		assert.ErrorIs(t, err, ErrOpenState, "after the failed trial call, calls must be rejected")
 		assert.Zero(t, calls, "fn must not be called after the failed trial call reopened the breaker")
 	})
+
+	t.Run("a negative MaxHalfOpenRequests means one trial call", func(t *testing.T) {
+		clock := newFakeClock()
+		cb := NewCircuitBreaker(CircuitBreakerConfig{MaxConsecutiveFailures: 1, OpenTimeout: openTimeout, MaxHalfOpenRequests: -2, Clock: clock})
+		tripOpen(t, cb, 1)
+		clock.Advance(openTimeout)
+		require.Equal(t, StateHalfOpen, cb.State(), "precondition: half-open after the timeout")
+		assert.NoError(t, cb.Execute(succeedingCall), "with MaxHalfOpenRequests -2 (default 1) the trial call must go through")
+		assert.Equal(t, StateClosed, cb.State(), "with MaxHalfOpenRequests -2 (default 1) one successful trial call must close the breaker")
+	})
+
+	// A result that arrives after the state its call started in has ended counts for nothing.
+	for _, slow := range []struct {
+		name string
+		err  error
+	}{{"success", nil}, {"failure", errDependency}} {
+		t.Run("a slow "+slow.name+" started while closed is ignored in half-open", func(t *testing.T) {
+			cb, clock := newBreaker()
+			entered, release := make(chan struct{}), make(chan struct{})
+			releaseOnce := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(releaseOnce) // never leave the slow call blocked
+			result := make(chan error, 1)
+			go func() {
+				result <- cb.Execute(func() error {
+					close(entered)
+					<-release
+					return slow.err
+				})
+			}()
+			select {
+			case <-entered:
+			case err := <-result:
+				t.Fatalf("the slow call returned %v without reaching fn; a closed breaker must let it through", err)
+			case <-time.After(5 * time.Second):
+				t.Fatal("the slow call never reached fn")
+			}
+			tripOpen(t, cb, threshold) // while the slow call runs
+			clock.Advance(openTimeout)
+			require.Equal(t, StateHalfOpen, cb.State(), "precondition: half-open after the timeout")
+
+			releaseOnce()
+			select {
+			case err := <-result:
+				assert.Equal(t, slow.err, err, "Execute must return fn's result, even when it comes too late to count")
+			case <-time.After(5 * time.Second):
+				t.Fatal("the slow call never returned")
+			}
+			assert.Equal(t, StateHalfOpen, cb.State(),
+				"a %s from a call that started while the breaker was closed must not move the half-open breaker: that call was not a trial call", slow.name)
+			calls := 0
+			err := cb.Execute(func() error { calls++; return nil })
+			assert.NoError(t, err, "the trial call must still be let through after the late %s", slow.name)
+			assert.Equal(t, 1, calls, "the trial call must call fn once")
+			assert.Equal(t, StateClosed, cb.State(), "the successful trial call must close the breaker")
+		})
+	}
+
+	const workers, callsPerWorker = 16, 50
+
+	t.Run("closed counts every concurrent call", func(t *testing.T) {
+		cb := NewCircuitBreaker(CircuitBreakerConfig{MaxConsecutiveFailures: 1 << 30, Clock: newFakeClock()})
+		var wg sync.WaitGroup
+		var wrongResults atomic.Int32
+		for range workers {
+			wg.Go(func() {
+				for i := range callsPerWorker {
+					fail := i%5 == 0
+					err := cb.Execute(func() error {
+						if fail {
+							return errDependency
+						}
+						return nil
+					})
+					if (err != nil) != fail {
+						wrongResults.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+
+		assert.Zero(t, wrongResults.Load(), "Execute must return exactly fn's error")
+		failures := workers * callsPerWorker / 5
+		want := Counts{
+			Requests:       workers * callsPerWorker,
+			TotalSuccesses: workers*callsPerWorker - failures,
+			TotalFailures:  failures,
+		}
+		got := cb.Counts()
+		assert.Equal(t, want.Requests, got.Requests, "Counts().Requests after %d concurrent calls", want.Requests)
+		assert.Equal(t, want.TotalSuccesses, got.TotalSuccesses, "Counts().TotalSuccesses")
+		assert.Equal(t, want.TotalFailures, got.TotalFailures, "Counts().TotalFailures")
+		assert.Equal(t, StateClosed, cb.State(), "with a huge threshold the breaker must stay closed")
+	})
+
+	t.Run("concurrent failures open the breaker once", func(t *testing.T) {
+		const threshold = 5
+		var log transitionLog
+		cb := NewCircuitBreaker(CircuitBreakerConfig{
+			Name:                   "concurrent",
+			MaxConsecutiveFailures: threshold,
+			Clock:                  newFakeClock(),
+			OnStateChange:          log.record,
+		})
+		var wg sync.WaitGroup
+		var called, rejected, other atomic.Int32
+		for range workers {
+			wg.Go(func() {
+				for range callsPerWorker {
+					err := cb.Execute(func() error { called.Add(1); return errDependency })
+					switch {
+					case errors.Is(err, ErrOpenState):
+						rejected.Add(1)
+					case !errors.Is(err, errDependency):
+						other.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+
+		assert.Zero(t, other.Load(), "every call must return fn's error or ErrOpenState")
+		assert.EqualValues(t, workers*callsPerWorker, called.Load()+rejected.Load(),
+			"fn calls (%d) + rejections (%d) must add up to the calls made", called.Load(), rejected.Load())
+		// At most workers-1 calls can be running when the threshold is reached.
+		assert.GreaterOrEqual(t, int(called.Load()), threshold, "fn must be called until the threshold is reached")
+		assert.LessOrEqual(t, int(called.Load()), threshold+workers-1,
+			"fn was called %d times; once open no new call may go through", called.Load())
+		assert.Equal(t, StateOpen, cb.State(), "the breaker must be open")
+		assert.Equal(t, []string{"concurrent: closed -> open"}, log.get(), "the breaker must open exactly once")
+	})
+
+	for _, limit := range []int{1, 3} {
+		t.Run(fmt.Sprintf("half-open lets %d trial calls through", limit), func(t *testing.T) {
+			const openTimeout = time.Minute
+			clock := newFakeClock()
+			var log transitionLog
+			cb := NewCircuitBreaker(CircuitBreakerConfig{
+				Name:                   "probe",
+				MaxConsecutiveFailures: 1,
+				OpenTimeout:            openTimeout,
+				MaxHalfOpenRequests:    limit,
+				Clock:                  clock,
+				OnStateChange:          log.record,
+			})
+			tripOpen(t, cb, 1)
+			clock.Advance(openTimeout)
+			require.Equal(t, StateHalfOpen, cb.State(), "precondition: half-open after the timeout")
+
+			entered := make(chan struct{}, limit)
+			release := make(chan struct{})
+			releaseOnce := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(releaseOnce) // never leave a trial call blocked
+			results := make(chan error, limit)
+			for range limit {
+				go func() {
+					results <- cb.Execute(func() error {
+						entered <- struct{}{}
+						<-release
+						return nil
+					})
+				}()
+			}
+			for i := range limit {
+				select {
+				case <-entered:
+				case err := <-results:
+					t.Fatalf("trial call %d of %d returned %v before it was released; want it let through", i+1, limit, err)
+				case <-time.After(5 * time.Second):
+					t.Fatalf("trial call %d of %d never reached fn", i+1, limit)
+				}
+			}
+
+			extraCalled := false
+			err := cb.Execute(func() error { extraCalled = true; return nil })
+			assert.ErrorIs(t, err, ErrTooManyRequests, "a call beyond MaxHalfOpenRequests=%d: want ErrTooManyRequests", limit)
+			assert.False(t, extraCalled, "a call beyond MaxHalfOpenRequests=%d must not call fn", limit)
+			assert.Equal(t, StateHalfOpen, cb.State(), "while trial calls run the breaker stays half-open")
+
+			// Let the trial calls finish one at a time: the breaker closes on the last success.
+			for i := 1; i <= limit; i++ {
+				release <- struct{}{}
+				select {
+				case err := <-results:
+					require.NoError(t, err, "trial call %d of %d", i, limit)
+				case <-time.After(5 * time.Second):
+					t.Fatalf("trial call %d of %d never returned", i, limit)
+				}
+				want := StateHalfOpen
+				if i == limit {
+					want = StateClosed
+				}
+				assert.Equal(t, want, cb.State(), "after %d of %d successful trial calls", i, limit)
+			}
+			assert.Equal(t, []string{
+				"probe: closed -> open",
+				"probe: open -> half-open",
+				"probe: half-open -> closed",
+			}, log.get(), "the breaker must go through every state")
+		})
+	}
 }
 
 func TestConfigurableThresholds(t *testing.T) {
@@ -175,6 +380,8 @@ func TestConfigurableThresholds(t *testing.T) {
 		{"zero config: four failures stay closed", CircuitBreakerConfig{}, "FFFF", StateClosed},
 		{"zero config: trips at the default of five", CircuitBreakerConfig{}, "FFFFF", StateOpen},
 		{"zero config: the ratio rule is off", CircuitBreakerConfig{}, "FSFSFSFSFSFSFSFSFSFS", StateClosed},
+		{"a negative threshold: four failures stay closed", CircuitBreakerConfig{MaxConsecutiveFailures: -3}, "FFFF", StateClosed},
+		{"a negative threshold trips at the default of five", CircuitBreakerConfig{MaxConsecutiveFailures: -3}, "FFFFF", StateOpen},
 		{
 			"the ratio never trips below MinRequests",
 			CircuitBreakerConfig{MaxConsecutiveFailures: 100, FailureRatio: 0.5, MinRequests: 6},
@@ -193,6 +400,11 @@ func TestConfigurableThresholds(t *testing.T) {
 		{
 			"MinRequests defaults to ten",
 			CircuitBreakerConfig{MaxConsecutiveFailures: 100, FailureRatio: 0.5},
+			"FSFSFSFSF", StateClosed,
+		},
+		{
+			"a negative MinRequests defaults to ten",
+			CircuitBreakerConfig{MaxConsecutiveFailures: 100, FailureRatio: 0.5, MinRequests: -1},
 			"FSFSFSFSF", StateClosed,
 		},
 		{
@@ -280,6 +492,16 @@ func TestTimeoutAndRecovery(t *testing.T) {
 		})
 	}
 
+	t.Run("a negative OpenTimeout means the default of 60s", func(t *testing.T) {
+		clock := newFakeClock()
+		cb := NewCircuitBreaker(CircuitBreakerConfig{MaxConsecutiveFailures: 1, OpenTimeout: -time.Second, Clock: clock})
+		tripOpen(t, cb, 1)
+		clock.Advance(59 * time.Second)
+		assert.Equal(t, StateOpen, cb.State(), "with OpenTimeout -1s (default 60s) the breaker must still be open after 59s")
+		clock.Advance(time.Second)
+		assert.Equal(t, StateHalfOpen, cb.State(), "with OpenTimeout -1s (default 60s) the breaker must be half-open after 60s")
+	})
+
 	t.Run("the timeout restarts when half-open opens again", func(t *testing.T) {
 		cb, clock := newOpenBreaker(t)
 		clock.Advance(openTimeout + 5*time.Second)
@@ -304,7 +526,8 @@ func TestTimeoutAndRecovery(t *testing.T) {
 			<-ctx.Done() // a slow dependency: the answer comes after the deadline
 			return nil
 		})
-		assert.ErrorIs(t, err, context.DeadlineExceeded, "a call that returned nil after its deadline: want DeadlineExceeded")
+		assert.ErrorIs(t, err, context.DeadlineExceeded,
+			"a call that returned nil after its context's deadline: want DeadlineExceeded (the deadline is the context's: ask ctx.Err(), not the injected Clock, which is far from real time here)")
 		assert.Equal(t, StateOpen, cb.State(), "with MaxConsecutiveFailures 1, one call past its deadline must open the breaker")
 	})
 
@@ -463,6 +686,17 @@ func TestMetricsExport(t *testing.T) {
 		got, _ = metricValue(t, reg, "circuit_breaker_requests_total", "name", "inventory", "result", "rejected")
 		assert.Equal(t, 1.0, got, "circuit_breaker_requests_total{name=\"inventory\",result=\"rejected\"}")
 	})
+
+	t.Run("a registration error is returned, not a panic", func(t *testing.T) {
+		reg := prometheus.NewPedanticRegistry()
+		_, err := NewMetrics(reg)
+		require.NoError(t, err, "NewMetrics on a fresh registry")
+		assert.NotPanics(t, func() { _, err = NewMetrics(reg) },
+			"NewMetrics on a registry that already has the series must return Register's error, not panic (no MustRegister)")
+		var already prometheus.AlreadyRegisteredError
+		assert.ErrorAs(t, err, &already,
+			"registering the metrics twice on one registry: want Register's error, wrapped with %%w; got %v", err)
+	})
 }
 
 // countingServer is a test HTTP server that answers with a settable status and counts its hits.
@@ -482,6 +716,33 @@ func newCountingServer(t *testing.T, status int) *countingServer {
 	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// roundTripFunc turns a function into an http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// trackedBody is a response body that records whether it was read to its end and closed.
+type trackedBody struct {
+	r      io.Reader
+	read   atomic.Int64
+	eof    atomic.Bool
+	closed atomic.Bool
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read.Add(int64(n))
+	if errors.Is(err, io.EOF) {
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+func (b *trackedBody) Close() error {
+	b.closed.Store(true)
+	return nil
 }
 
 func TestResilientHTTPClient(t *testing.T) {
@@ -569,6 +830,104 @@ func TestResilientHTTPClient(t *testing.T) {
 		})
 	}
 
+	t.Run("a 5xx body is drained and closed", func(t *testing.T) {
+		const text = "upstream unavailable, try again later"
+		var mu sync.Mutex
+		var bodies []*trackedBody
+		transport := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			b := &trackedBody{r: strings.NewReader(text)}
+			mu.Lock()
+			bodies = append(bodies, b)
+			mu.Unlock()
+			return &http.Response{
+				StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{}, Body: b, ContentLength: int64(len(text)), Request: r,
+			}, nil
+		})
+		cb := NewCircuitBreaker(CircuitBreakerConfig{MaxConsecutiveFailures: 5, Clock: newFakeClock()})
+		client := NewResilientHTTPClient(&http.Client{Transport: transport}, cb)
+		resp, err := client.Get(t.Context(), "http://backend.test/")
+		var statusErr *StatusError
+		assert.ErrorAs(t, err, &statusErr, "GET answered 503: want a *StatusError")
+		assert.Nil(t, resp, "GET answered 503: want no response")
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, bodies, 1, "the request must be sent once")
+		b := bodies[0]
+		assert.True(t, b.eof.Load(),
+			"the body of a 5xx must be drained (read to its end) so that the connection can be reused; %d of its %d bytes were read", b.read.Load(), len(text))
+		assert.True(t, b.closed.Load(), "the body of a 5xx must be closed before Get returns")
+	})
+
+	t.Run("a nil client and a nil breaker take the defaults", func(t *testing.T) {
+		srv := newCountingServer(t, http.StatusInternalServerError)
+		t.Cleanup(http.DefaultClient.CloseIdleConnections)
+		client := NewResilientHTTPClient(nil, nil)
+		require.NotNil(t, client, "NewResilientHTTPClient must not return nil")
+		for i := 1; i <= 5; i++ {
+			var err error
+			require.NotPanics(t, func() { _, err = client.Get(t.Context(), srv.URL) },
+				"GET %d with a nil client and a nil breaker: want http.DefaultClient and a breaker with the default configuration", i)
+			var statusErr *StatusError
+			assert.ErrorAs(t, err, &statusErr, "GET %d answered 500: want a *StatusError", i)
+		}
+		_, err := client.Get(t.Context(), srv.URL)
+		assert.ErrorIs(t, err, ErrOpenState, "the default breaker opens after 5 failures in a row")
+		assert.EqualValues(t, 5, srv.hits.Load(), "the server got %d requests; want the 5 sent before the default breaker opened", srv.hits.Load())
+	})
+
+	t.Run("half-open beyond its trial calls sends nothing", func(t *testing.T) {
+		var hits atomic.Int32
+		entered := make(chan struct{})
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			if r.URL.Path == "/slow" {
+				close(entered)
+				<-release
+			}
+		}))
+		t.Cleanup(srv.Close)
+		releaseOnce := sync.OnceFunc(func() { close(release) })
+		t.Cleanup(releaseOnce) // runs before srv.Close: never leave the handler blocked
+
+		clock := newFakeClock()
+		cb := NewCircuitBreaker(CircuitBreakerConfig{MaxConsecutiveFailures: 1, OpenTimeout: openTimeout, MaxHalfOpenRequests: 1, Clock: clock})
+		tripOpen(t, cb, 1)
+		clock.Advance(openTimeout)
+		client := NewResilientHTTPClient(srv.Client(), cb)
+
+		trial := make(chan error, 1)
+		go func() {
+			resp, err := client.Get(context.Background(), srv.URL+"/slow")
+			if resp != nil {
+				_ = resp.Body.Close()
+			}
+			trial <- err
+		}()
+		select {
+		case <-entered:
+		case err := <-trial:
+			t.Fatalf("the half-open trial GET returned %v before it reached the server", err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("the half-open trial GET never reached the server")
+		}
+
+		resp, err := client.Get(t.Context(), srv.URL+"/other")
+		assert.ErrorIs(t, err, ErrTooManyRequests, "a GET beyond MaxHalfOpenRequests: want an error wrapping ErrTooManyRequests")
+		assert.Nil(t, resp, "a GET beyond MaxHalfOpenRequests: want no response")
+		assert.EqualValues(t, 1, hits.Load(), "a GET beyond MaxHalfOpenRequests must not reach the server")
+
+		releaseOnce()
+		select {
+		case err := <-trial:
+			assert.NoError(t, err, "the trial GET")
+		case <-time.After(5 * time.Second):
+			t.Fatal("the trial GET never returned")
+		}
+		assert.Equal(t, StateClosed, cb.State(), "a successful trial GET must close the breaker")
+	})
+
 	t.Run("recovers after the open timeout", func(t *testing.T) {
 		srv := newCountingServer(t, http.StatusServiceUnavailable)
 		clock := newFakeClock()
@@ -593,152 +952,4 @@ func TestResilientHTTPClient(t *testing.T) {
 		assert.EqualValues(t, 2, srv.hits.Load(), "the trial request must reach the server")
 		assert.Equal(t, StateClosed, cb.State(), "a successful trial request must close the breaker")
 	})
-}
-
-func TestAllStatesConcurrently(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	const workers, callsPerWorker = 16, 50
-
-	t.Run("closed counts every concurrent call", func(t *testing.T) {
-		cb := NewCircuitBreaker(CircuitBreakerConfig{MaxConsecutiveFailures: 1 << 30, Clock: newFakeClock()})
-		var wg sync.WaitGroup
-		var wrongResults atomic.Int32
-		for range workers {
-			wg.Go(func() {
-				for i := range callsPerWorker {
-					fail := i%5 == 0
-					err := cb.Execute(func() error {
-						if fail {
-							return errDependency
-						}
-						return nil
-					})
-					if (err != nil) != fail {
-						wrongResults.Add(1)
-					}
-				}
-			})
-		}
-		wg.Wait()
-
-		assert.Zero(t, wrongResults.Load(), "Execute must return exactly fn's error")
-		failures := workers * callsPerWorker / 5
-		want := Counts{
-			Requests:       workers * callsPerWorker,
-			TotalSuccesses: workers*callsPerWorker - failures,
-			TotalFailures:  failures,
-		}
-		got := cb.Counts()
-		assert.Equal(t, want.Requests, got.Requests, "Counts().Requests after %d concurrent calls", want.Requests)
-		assert.Equal(t, want.TotalSuccesses, got.TotalSuccesses, "Counts().TotalSuccesses")
-		assert.Equal(t, want.TotalFailures, got.TotalFailures, "Counts().TotalFailures")
-		assert.Equal(t, StateClosed, cb.State(), "with a huge threshold the breaker must stay closed")
-	})
-
-	t.Run("concurrent failures open the breaker once", func(t *testing.T) {
-		const threshold = 5
-		var log transitionLog
-		cb := NewCircuitBreaker(CircuitBreakerConfig{
-			Name:                   "concurrent",
-			MaxConsecutiveFailures: threshold,
-			Clock:                  newFakeClock(),
-			OnStateChange:          log.record,
-		})
-		var wg sync.WaitGroup
-		var called, rejected, other atomic.Int32
-		for range workers {
-			wg.Go(func() {
-				for range callsPerWorker {
-					err := cb.Execute(func() error { called.Add(1); return errDependency })
-					switch {
-					case errors.Is(err, ErrOpenState):
-						rejected.Add(1)
-					case !errors.Is(err, errDependency):
-						other.Add(1)
-					}
-				}
-			})
-		}
-		wg.Wait()
-
-		assert.Zero(t, other.Load(), "every call must return fn's error or ErrOpenState")
-		assert.EqualValues(t, workers*callsPerWorker, called.Load()+rejected.Load(),
-			"fn calls (%d) + rejections (%d) must add up to the calls made", called.Load(), rejected.Load())
-		// At most workers-1 calls can be running when the threshold is reached.
-		assert.GreaterOrEqual(t, int(called.Load()), threshold, "fn must be called until the threshold is reached")
-		assert.LessOrEqual(t, int(called.Load()), threshold+workers-1,
-			"fn was called %d times; once open no new call may go through", called.Load())
-		assert.Equal(t, StateOpen, cb.State(), "the breaker must be open")
-		assert.Equal(t, []string{"concurrent: closed -> open"}, log.get(), "the breaker must open exactly once")
-	})
-
-	for _, limit := range []int{1, 3} {
-		t.Run(fmt.Sprintf("half-open lets %d trial calls through", limit), func(t *testing.T) {
-			const openTimeout = time.Minute
-			clock := newFakeClock()
-			var log transitionLog
-			cb := NewCircuitBreaker(CircuitBreakerConfig{
-				Name:                   "probe",
-				MaxConsecutiveFailures: 1,
-				OpenTimeout:            openTimeout,
-				MaxHalfOpenRequests:    limit,
-				Clock:                  clock,
-				OnStateChange:          log.record,
-			})
-			tripOpen(t, cb, 1)
-			clock.Advance(openTimeout)
-			require.Equal(t, StateHalfOpen, cb.State(), "precondition: half-open after the timeout")
-
-			entered := make(chan struct{}, limit)
-			release := make(chan struct{})
-			releaseOnce := sync.OnceFunc(func() { close(release) })
-			t.Cleanup(releaseOnce) // never leave a trial call blocked
-			results := make(chan error, limit)
-			for range limit {
-				go func() {
-					results <- cb.Execute(func() error {
-						entered <- struct{}{}
-						<-release
-						return nil
-					})
-				}()
-			}
-			for i := range limit {
-				select {
-				case <-entered:
-				case err := <-results:
-					t.Fatalf("trial call %d of %d returned %v before it was released; want it let through", i+1, limit, err)
-				case <-time.After(5 * time.Second):
-					t.Fatalf("trial call %d of %d never reached fn", i+1, limit)
-				}
-			}
-
-			extraCalled := false
-			err := cb.Execute(func() error { extraCalled = true; return nil })
-			assert.ErrorIs(t, err, ErrTooManyRequests, "a call beyond MaxHalfOpenRequests=%d: want ErrTooManyRequests", limit)
-			assert.False(t, extraCalled, "a call beyond MaxHalfOpenRequests=%d must not call fn", limit)
-			assert.Equal(t, StateHalfOpen, cb.State(), "while trial calls run the breaker stays half-open")
-
-			// Let the trial calls finish one at a time: the breaker closes on the last success.
-			for i := 1; i <= limit; i++ {
-				release <- struct{}{}
-				select {
-				case err := <-results:
-					require.NoError(t, err, "trial call %d of %d", i, limit)
-				case <-time.After(5 * time.Second):
-					t.Fatalf("trial call %d of %d never returned", i, limit)
-				}
-				want := StateHalfOpen
-				if i == limit {
-					want = StateClosed
-				}
-				assert.Equal(t, want, cb.State(), "after %d of %d successful trial calls", i, limit)
-			}
-			assert.Equal(t, []string{
-				"probe: closed -> open",
-				"probe: open -> half-open",
-				"probe: half-open -> closed",
-			}, log.get(), "the breaker must go through every state")
-		})
-	}
 }

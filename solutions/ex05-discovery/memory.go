@@ -46,7 +46,8 @@ func WithLogger(l *slog.Logger) MemoryOption {
 //
 // An instance with a check starts critical and joins Discover after its first passing check; it
 // leaves Discover when a check fails and comes back when one passes again. After failing for
-// DeregisterCriticalServiceAfter it is removed. An instance without a check is always healthy.
+// longer than DeregisterCriticalServiceAfter it is removed. An instance without a check is always
+// healthy.
 type MemoryRegistry struct {
 	clock      Clock
 	httpClient *http.Client
@@ -205,7 +206,7 @@ func (r *MemoryRegistry) runChecks(ctx context.Context, all bool) {
 	}
 	for id, in := range r.instances {
 		limit := in.info.Health.DeregisterCriticalServiceAfter
-		if !in.passing && in.info.Health.HTTP != "" && now.Sub(in.criticalSince) >= limit {
+		if !in.passing && in.info.Health.HTTP != "" && now.Sub(in.criticalSince) > limit {
 			r.logger.InfoContext(ctx, "deregistered critical instance", "service", in.info.Name, "id", id, "critical_for", now.Sub(in.criticalSince))
 			delete(r.instances, id)
 		}

@@ -92,7 +92,8 @@ type HealthCheck struct {
 	Interval time.Duration
 	// Timeout bounds one check; a slower answer is a failure. Default: DefaultCheckTimeout (2s).
 	Timeout time.Duration
-	// DeregisterCriticalServiceAfter removes an instance whose check has failed for that long.
+	// DeregisterCriticalServiceAfter removes an instance whose check has failed for longer than
+	// that.
 	// Default: DefaultDeregisterCriticalServiceAfter (1m).
 	DeregisterCriticalServiceAfter time.Duration
 }
