@@ -9,11 +9,14 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/microservices-workbook/workbook/grader/internal/gotest"
@@ -32,8 +35,12 @@ type Config struct {
 	Dir string
 	// Env is the go command's environment (see sandbox.GoEnv).
 	Env []string
-	// Slots bounds the builds and runs done at once. Default 2.
-	Slots int
+	// Builds bounds the builds done at once (they use the CPU). Default 2.
+	Builds int
+	// Runs bounds the test binaries run at once. Runs spend much of their time waiting on
+	// bounded waits and timers, so more of them than builds keep the CPU busy. Default 4 ×
+	// Builds.
+	Runs int
 	// OutputCap bounds the output kept per test. Default 16 KiB.
 	OutputCap int
 	// Log receives a debug line per job. Default: none.
@@ -42,14 +49,18 @@ type Config struct {
 
 // Engine runs jobs. It is safe for concurrent use.
 type Engine struct {
-	cfg   Config
-	slots chan struct{}
+	cfg    Config
+	builds chan struct{}
+	runs   chan struct{}
 }
 
 // New returns an engine.
 func New(cfg Config) *Engine {
-	if cfg.Slots <= 0 {
-		cfg.Slots = 2
+	if cfg.Builds <= 0 {
+		cfg.Builds = 2
+	}
+	if cfg.Runs <= 0 {
+		cfg.Runs = 4 * cfg.Builds
 	}
 	if cfg.OutputCap <= 0 {
 		cfg.OutputCap = 16 << 10
@@ -57,34 +68,44 @@ func New(cfg Config) *Engine {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Engine{cfg: cfg, slots: make(chan struct{}, cfg.Slots)}
+	return &Engine{cfg: cfg, builds: make(chan struct{}, cfg.Builds), runs: make(chan struct{}, cfg.Runs)}
 }
 
-// Job is one build and run.
+// Job is one build of a tree's packages, each then run.
 type Job struct {
 	// Label names the job in its tree's directory name.
 	Label string
 	// Files are the tree's files, with paths from the module root.
 	Files []workspace.File
-	// Dir is the package to test, relative to the module root ("ex07-breaker").
-	Dir string
-	// Package is that package's Go name, for the grader's wrapper.
-	Package string
-	// Tests are the top-level tests to run.
-	Tests []string
+	// Packages are the packages to test. The last elements of their directories must
+	// differ.
+	Packages []Package
 	// Race builds and runs with the race detector.
 	Race bool
+	// Vet also runs go vet on the packages and their subpackages, and checks that they build
+	// without their test files (so that code using names only test files declare is refused).
+	Vet bool
+	// Timeout bounds one run of a binary (-test.timeout). Default 2 minutes.
+	Timeout time.Duration
+}
+
+// Package is one package of a job.
+type Package struct {
+	// Dir is the package's directory, relative to the module root ("ex07-breaker").
+	Dir string
+	// Name is the package's Go name, for the grader's wrapper.
+	Name string
+	// Tests are the top-level tests to run.
+	Tests []string
 	// Visible chooses the tree's files (by path from the module root) that the run sees, in
 	// a tree of their own; nil shows none, AllFiles shows every one (the criteria tests read
 	// some of the exercise's sources).
 	Visible func(path string) bool
-	// Vet also runs go vet on the package and its subpackages.
-	Vet bool
-	// Timeout bounds one run of the binary (-test.timeout). Default 2 minutes.
-	Timeout time.Duration
+	// FailFast stops the run at the first failed test: enough when one failure is the answer.
+	FailFast bool
 }
 
-// Outcome is what a job produced.
+// Outcome is what a job produced for one package.
 type Outcome struct {
 	Build *gotest.Build
 	// Run is nil when the build failed.
@@ -94,9 +115,10 @@ type Outcome struct {
 	VetFailed bool
 }
 
-// Run builds and runs job. It returns an error only when grading itself fails (a tree cannot
-// be written, ctx ends); what the job's code does is in the Outcome.
-func (e *Engine) Run(ctx context.Context, job Job) (*Outcome, error) {
+// Run builds the job's packages with one go command, then runs each binary (several at
+// once). It returns an error only when grading itself fails (a tree cannot be written, ctx
+// ends); what the job's code does is in the Outcomes, by package directory.
+func (e *Engine) Run(ctx context.Context, job Job) (map[string]*Outcome, error) {
 	base, err := os.MkdirTemp(e.cfg.Dir, "job-"+sanitize(job.Label)+"-")
 	if err != nil {
 		return nil, err
@@ -106,32 +128,30 @@ func (e *Engine) Run(ctx context.Context, job Job) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := tree.Write("go.mod", e.cfg.GoMod); err != nil {
-		return nil, err
-	}
-	if err := tree.Write("go.sum", e.cfg.GoSum); err != nil {
-		return nil, err
-	}
-	for _, f := range job.Files {
-		if f.Path == "go.mod" || f.Path == "go.sum" {
+	files := append([]workspace.File{{Path: "go.mod", Data: e.cfg.GoMod}, {Path: "go.sum", Data: e.cfg.GoSum}}, job.Files...)
+	for i, f := range files {
+		if i > 1 && (f.Path == "go.mod" || f.Path == "go.sum") {
 			continue
 		}
 		if err := tree.Write(f.Path, f.Data); err != nil {
 			return nil, err
 		}
 	}
-	pkgDir, err := tree.Path(job.Dir)
-	if err != nil {
-		return nil, err
+	wrappers := map[string]*gotest.Wrapper{}
+	var dirs []string
+	for _, p := range job.Packages {
+		pkgDir, err := tree.Path(p.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(pkgDir, 0o755); err != nil {
+			return nil, err
+		}
+		if wrappers[p.Dir], err = gotest.WriteWrapper(pkgDir, p.Name, p.Tests); err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, "./"+p.Dir)
 	}
-	if err := os.MkdirAll(pkgDir, 0o755); err != nil {
-		return nil, err
-	}
-	w, err := gotest.WriteWrapper(pkgDir, job.Package, job.Tests)
-	if err != nil {
-		return nil, err
-	}
-	binary := filepath.Join(base, "pkg.test")
 	env := append([]string{}, e.cfg.Env...)
 	if job.Race {
 		env = append(env, "CGO_ENABLED=1")
@@ -139,77 +159,106 @@ func (e *Engine) Run(ctx context.Context, job Job) (*Outcome, error) {
 		env = append(env, "CGO_ENABLED=0")
 	}
 
-	out := &Outcome{}
+	out := map[string]*Outcome{}
 	start := time.Now()
-	var built time.Duration
-	defer func() {
-		e.cfg.Log.Debug("job", "label", job.Label, "build", built.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
-	}()
-	err = e.slot(ctx, func() error {
-		defer func() { built = time.Since(start) }()
-		out.Build, err = gotest.BuildTest(ctx, gotest.BuildOptions{
-			Dir: tree.Root, Package: "./" + job.Dir, Output: binary, Race: job.Race, Env: env, OutputCap: e.cfg.OutputCap,
+	err = slot(ctx, e.builds, func() error {
+		builds, err := gotest.BuildTests(ctx, gotest.BuildOptions{
+			Dir: tree.Root, Packages: dirs, OutDir: filepath.Join(base, "bin"), Race: job.Race, Env: env,
+			OutputCap: e.cfg.OutputCap, Check: job.Vet,
 		})
-		if err != nil || out.Build.Failed || !job.Vet {
+		if err != nil {
 			return err
 		}
-		out.Vet, out.VetFailed, err = vet(ctx, tree.Root, job.Dir, env, w.File, job.Race)
-		return err
+		for _, p := range job.Packages {
+			b := builds["./"+p.Dir]
+			b.Output = relative(b.Output, tree.Root)
+			out[p.Dir] = &Outcome{Build: b}
+			if job.Vet && !b.Failed {
+				o := out[p.Dir]
+				if o.Vet, o.VetFailed, err = vet(ctx, tree.Root, p.Dir, env, wrappers[p.Dir].File, job.Race); err != nil {
+					return err
+				}
+				o.Vet = relative(o.Vet, tree.Root)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	out.Build.Output = relative(out.Build.Output, tree.Root)
-	out.Vet = relative(out.Vet, tree.Root)
-	if out.Build.Failed || len(job.Tests) == 0 {
-		return out, nil
+	built := time.Since(start)
+	// The wrappers are the grader's, not the student's: they leave the tree before anything
+	// runs.
+	for _, w := range wrappers {
+		if err := os.Remove(w.File); err != nil {
+			return nil, err
+		}
 	}
-	// The wrapper is the grader's, not the student's: it leaves the tree before anything runs.
-	if err := os.Remove(w.File); err != nil {
-		return nil, err
-	}
-	root := ""
-	if job.Visible != nil {
-		seen, err := workspace.NewTree(filepath.Join(base, "visible"))
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(job.Packages))
+	for i, p := range job.Packages {
+		o := out[p.Dir]
+		if o.Build.Failed || len(p.Tests) == 0 {
+			continue
+		}
+		root, err := e.visible(base, i, p, files)
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range append([]workspace.File{{Path: "go.mod", Data: e.cfg.GoMod}}, job.Files...) {
-			if job.Visible(f.Path) {
-				if err := seen.Write(f.Path, f.Data); err != nil {
-					return nil, err
-				}
-			}
-		}
-		if err := os.MkdirAll(filepath.Join(seen.Root, filepath.FromSlash(job.Dir)), 0o755); err != nil {
+		if err := sandbox.MakeReadable(base); err != nil {
 			return nil, err
 		}
-		root = seen.Root
-	}
-	if err := sandbox.MakeReadable(base); err != nil {
-		return nil, err
-	}
-	err = e.slot(ctx, func() error {
-		out.Run, err = gotest.Exec(ctx, gotest.Options{
-			Binary: binary, Wrapper: w.Name, Tests: job.Tests, Sandbox: e.cfg.Sandbox,
-			Root: root, Dir: job.Dir, Timeout: job.Timeout, OutputCap: e.cfg.OutputCap,
+		wg.Go(func() {
+			errs[i] = slot(ctx, e.runs, func() error {
+				var err error
+				o.Run, err = gotest.Exec(ctx, gotest.Options{
+					Binary: o.Build.Binary, Wrapper: wrappers[p.Dir].Name, Tests: p.Tests, Sandbox: e.cfg.Sandbox,
+					Root: root, Dir: p.Dir, Timeout: job.Timeout, OutputCap: e.cfg.OutputCap, FailFast: p.FailFast,
+				})
+				return err
+			})
 		})
-		return err
-	})
-	if err != nil {
+	}
+	wg.Wait()
+	e.cfg.Log.Debug("job", "label", job.Label, "packages", len(job.Packages),
+		"build", built.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// slot runs fn once a slot is free.
-func (e *Engine) slot(ctx context.Context, fn func() error) error {
+// visible writes the tree of the files package p's run sees, and returns it ("" for none).
+func (e *Engine) visible(base string, i int, p Package, files []workspace.File) (string, error) {
+	if p.Visible == nil {
+		return "", nil
+	}
+	seen, err := workspace.NewTree(filepath.Join(base, fmt.Sprintf("visible-%d", i)))
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		if f.Path == "go.mod" || p.Visible(f.Path) {
+			if err := seen.Write(f.Path, f.Data); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(seen.Root, filepath.FromSlash(p.Dir)), 0o755); err != nil {
+		return "", err
+	}
+	return seen.Root, nil
+}
+
+// slot runs fn once one of slots is free.
+func slot(ctx context.Context, slots chan struct{}, fn func() error) error {
 	select {
-	case e.slots <- struct{}{}:
+	case slots <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-e.slots }()
+	defer func() { <-slots }()
 	return fn()
 }
 

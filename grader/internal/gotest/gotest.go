@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -66,10 +68,12 @@ type Run struct {
 type BuildOptions struct {
 	// Dir is the module root of the tree to build in.
 	Dir string
-	// Package is the package to test, relative to Dir ("./ex07-breaker").
-	Package string
-	// Output is the path of the test binary to write.
-	Output string
+	// Packages are the packages to test, relative to Dir ("./ex07-breaker"). The last
+	// elements of their paths must differ: they name the binaries.
+	Packages []string
+	// OutDir is the directory the test binaries are written to, one per package, named
+	// after the package's directory: OutDir/ex07-breaker.test.
+	OutDir string
 	// Race builds with the race detector (which needs cgo).
 	Race bool
 	// Env is the go command's complete environment.
@@ -78,55 +82,133 @@ type BuildOptions struct {
 	OutputCap int
 	// Go is the go command. Default "go".
 	Go string
+	// Check also builds the packages and their subpackages without their test files first.
+	Check bool
 }
 
-// Build is the outcome of a build.
+// Build is the outcome of building one package's test binary.
 type Build struct {
 	// Failed is set when the package, its subpackages or its tests did not compile.
 	Failed bool
 	// Output holds the compiler's messages (capped).
 	Output string
+	// Binary is the test binary's path, when it was built.
+	Binary string
 }
 
-// BuildTest compiles the package's non-test code and subpackages (so that code referring to
-// identifiers that only test files declare is refused, as `go build` would), then its test
-// binary. No code of the package runs: the build runs no cgo (callers refuse packages that use
-// it) and no generators.
-func BuildTest(ctx context.Context, opts BuildOptions) (*Build, error) {
+// BuildTests compiles, with Check, the packages' non-test code and subpackages (so that code
+// referring to identifiers that only test files declare is refused, as `go build` would), then
+// their test binaries, with one go command for all of them. No code of the packages runs: the
+// build runs no cgo (callers refuse packages that use it) and no generators. The result maps
+// each of opts.Packages to its build.
+func BuildTests(ctx context.Context, opts BuildOptions) (map[string]*Build, error) {
 	if opts.OutputCap <= 0 {
 		opts.OutputCap = 16 << 10
 	}
 	if opts.Go == "" {
 		opts.Go = "go"
 	}
+	out := map[string]*Build{}
+	for _, p := range opts.Packages {
+		out[p] = &Build{}
+	}
 	// Every step builds with the same flags, so that they share the build cache: -trimpath
 	// keeps the throwaway tree's path out of its keys, so that code built before (the same
 	// solution, the same dependencies) is not compiled again.
 	flags := BuildFlags(opts.Race)
-	steps := [][]string{
-		append(append([]string{"build"}, flags...), "-o", os.DevNull, opts.Package+"/..."),
-		append(append([]string{"test", "-c"}, flags...), "-vet=off", "-o", opts.Output, opts.Package),
-	}
-	for _, args := range steps {
-		cmd := exec.CommandContext(ctx, opts.Go, args...)
-		cmd.Dir = opts.Dir
-		cmd.Env = opts.Env
-		cmd.WaitDelay = 5 * time.Second
-		out := &capped{max: opts.OutputCap}
-		cmd.Stdout, cmd.Stderr = out, out
-		err := cmd.Run()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	if opts.Check {
+		var all []string
+		for _, p := range opts.Packages {
+			all = append(all, p+"/...")
 		}
-		var exitErr *exec.ExitError
-		switch {
-		case errors.As(err, &exitErr):
-			return &Build{Failed: true, Output: strings.TrimSpace(out.String())}, nil
-		case err != nil:
-			return nil, fmt.Errorf("go %s: %w", args[0], err)
+		text, failed, err := goCommand(ctx, opts, append(append(append([]string{"build"}, flags...), "-o", os.DevNull), all...))
+		if err != nil {
+			return nil, err
+		}
+		if failed {
+			for _, b := range out {
+				b.Failed, b.Output = true, text
+			}
+			return out, nil
 		}
 	}
-	return &Build{}, nil
+	// The binaries need no debugging information (stack traces come from the symbol table),
+	// and link faster without it.
+	args := append(append(append([]string{"test", "-c"}, flags...), "-ldflags=-s -w", "-vet=off", "-o", opts.OutDir+string(os.PathSeparator)), opts.Packages...)
+	text, failed, err := goCommand(ctx, opts, args)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range opts.Packages {
+		bin := filepath.Join(opts.OutDir, path.Base(filepath.ToSlash(p))+".test")
+		if _, err := os.Stat(bin); err == nil {
+			out[p].Binary = bin
+			continue
+		}
+		out[p].Failed = true
+		out[p].Output = sectionOf(text, p)
+		if !failed && out[p].Output == "" {
+			out[p].Output = "the go command wrote no test binary for " + p
+		}
+	}
+	return out, nil
+}
+
+// BuildTest builds one package's test binary (see BuildTests).
+func BuildTest(ctx context.Context, opts BuildOptions) (*Build, error) {
+	if len(opts.Packages) != 1 {
+		return nil, errors.New("gotest: BuildTest builds one package")
+	}
+	builds, err := BuildTests(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return builds[opts.Packages[0]], nil
+}
+
+// goCommand runs the go command; failed reports a non-zero exit, err a command that could not
+// run or a context that ended.
+func goCommand(ctx context.Context, opts BuildOptions, args []string) (text string, failed bool, err error) {
+	cmd := exec.CommandContext(ctx, opts.Go, args...)
+	cmd.Dir = opts.Dir
+	cmd.Env = opts.Env
+	cmd.WaitDelay = 5 * time.Second
+	out := &capped{max: opts.OutputCap}
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		return "", false, ctx.Err()
+	}
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		return strings.TrimSpace(out.String()), true, nil
+	case err != nil:
+		return "", false, fmt.Errorf("go %s: %w", args[0], err)
+	}
+	return strings.TrimSpace(out.String()), false, nil
+}
+
+// sectionOf returns the part of a go command's output about the package in dir ("./x/y"): the
+// sections whose "# import/path" header names it; all of it when none does.
+func sectionOf(text, dir string) string {
+	suffix := strings.TrimPrefix(filepath.ToSlash(dir), ".")
+	var keep []string
+	in, found := false, false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "# ") {
+			header, _, _ := strings.Cut(strings.TrimPrefix(line, "# "), " ")
+			in = strings.HasSuffix(header, suffix)
+			found = found || in
+		}
+		if in {
+			keep = append(keep, line)
+		}
+	}
+	if !found {
+		return text
+	}
+	return strings.Join(keep, "\n")
 }
 
 // BuildFlags returns the build flags every build and vet of one grading shares.
@@ -156,6 +238,9 @@ type Options struct {
 	Timeout time.Duration
 	// OutputCap bounds the output kept per test and for the package. Default 16 KiB.
 	OutputCap int
+	// FailFast stops at the first failed test (-test.failfast); later tests are not run,
+	// and not run again.
+	FailFast bool
 }
 
 func (o *Options) defaults() {
@@ -178,7 +263,7 @@ func Exec(ctx context.Context, opts Options) (*Run, error) {
 		return run, err
 	}
 	for _, name := range opts.Tests {
-		if run.Results[name].Status != NotRun || run.Killed == sandbox.KilledMemory {
+		if run.Results[name].Status != NotRun || run.Killed == sandbox.KilledMemory || opts.FailFast && anyFailed(run) {
 			continue
 		}
 		again, err := execOnce(ctx, opts, []string{name})
@@ -222,17 +307,21 @@ func execOnce(ctx context.Context, opts Options, tests []string) (*Run, error) {
 		_, _ = io.Copy(io.Discard, pr)
 	})
 
+	args := []string{
+		"-test.run=^" + opts.Wrapper + "$",
+		"-test.v=test2json",
+		"-test.timeout=" + opts.Timeout.String(),
+		"-test.count=1",
+		"-test.paniconexit0",
+	}
+	if opts.FailFast {
+		args = append(args, "-test.failfast")
+	}
 	res, runErr := opts.Sandbox.Run(ctx, sandbox.Spec{
 		Root:       opts.Root,
 		Dir:        opts.Dir,
 		Executable: opts.Binary,
-		Args: []string{
-			"-test.run=^" + opts.Wrapper + "$",
-			"-test.v=test2json",
-			"-test.timeout=" + opts.Timeout.String(),
-			"-test.count=1",
-			"-test.paniconexit0",
-		},
+		Args:       args,
 		Env:        []string{"GOTRACEBACK=all"},
 		ExtraFiles: []*os.File{theirs},
 		Stdout:     pw,
@@ -300,6 +389,16 @@ func verdicts(tests []string, ch channelReport, st *stream, res sandbox.Result) 
 		run.Results[name] = r
 	}
 	return run
+}
+
+// anyFailed reports whether a test of the run did not pass.
+func anyFailed(run *Run) bool {
+	for _, r := range run.Results {
+		if r.Status != Pass && r.Status != Skip && r.Status != NotRun {
+			return true
+		}
+	}
+	return false
 }
 
 func joinCapped(max int, parts ...string) string {

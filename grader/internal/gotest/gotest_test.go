@@ -47,15 +47,16 @@ func buildFixture(t *testing.T, name string, race bool, tests ...string) *fixtur
 	}
 	w, err := WriteWrapper(pkg, "fx", tests)
 	require.NoError(t, err)
-	fx := &fixture{root: root, binary: filepath.Join(base, "fx.test"), wrapper: w.Name}
+	fx := &fixture{root: root, wrapper: w.Name}
 	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 	if race {
 		env = append(env, "CGO_ENABLED=1")
 	}
 	fx.build, err = BuildTest(context.Background(), BuildOptions{
-		Dir: root, Package: "./fx", Output: fx.binary, Race: race, Env: env,
+		Dir: root, Packages: []string{"./fx"}, OutDir: base, Race: race, Env: env, Check: true,
 	})
 	require.NoError(t, err)
+	fx.binary = fx.build.Binary
 	require.NoError(t, sandbox.MakeReadable(base))
 	return fx
 }
@@ -160,13 +161,44 @@ func TestBuildFailures(t *testing.T) {
 	}
 }
 
+// TestBuildsTogether builds several packages with one go command: each gets its binary, and a
+// package that does not compile gets its own compiler messages.
+func TestBuildsTogether(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	write := func(rel, src string) {
+		p := filepath.Join(base, filepath.FromSlash(rel))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(src), 0o644))
+	}
+	write("go.mod", "module m\n\ngo 1.26\n")
+	for _, name := range []string{"one", "two"} {
+		write(name+"/x.go", "package x\n\n// F is fine.\nfunc F() int { return 1 }\n")
+		write(name+"/x_test.go", "package x\n\nimport \"testing\"\n\nfunc TestF(t *testing.T) {}\n")
+	}
+	write("bad/x.go", "package x\n\n// F is not.\nfunc F() int { return \"one\" }\n")
+	builds, err := BuildTests(context.Background(), BuildOptions{
+		Dir: base, Packages: []string{"./one", "./bad", "./two"}, OutDir: filepath.Join(base, "bin"),
+		Env: append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "CGO_ENABLED=0"),
+	})
+	require.NoError(t, err)
+	assert.FileExists(t, builds["./one"].Binary)
+	assert.FileExists(t, builds["./two"].Binary)
+	assert.True(t, builds["./bad"].Failed)
+	assert.Contains(t, builds["./bad"].Output, "bad/x.go")
+	assert.NotContains(t, builds["./bad"].Output, "one/", "a package's messages are its own")
+}
+
 func TestWrapperNames(t *testing.T) {
 	dir := t.TempDir()
 	w1, err := WriteWrapper(dir, "fx", []string{"TestA"})
 	require.NoError(t, err)
 	w2, err := WriteWrapper(dir, "fx", []string{"TestA"})
 	require.NoError(t, err)
-	assert.NotEqual(t, w1.Name, w2.Name, "each build's wrapper has a name of its own")
+	assert.Equal(t, w1.Name, w2.Name, "the same tests, the same wrapper: the go command's cache can keep the build")
+	w3, err := WriteWrapper(dir, "fx", []string{"TestA", "TestB"})
+	require.NoError(t, err)
+	assert.NotEqual(t, w1.Name, w3.Name)
 	assert.True(t, strings.HasSuffix(w1.File, "_test.go"))
 	_, err = WriteWrapper(dir, "fx", []string{"TestA); os.Exit(0); //"})
 	assert.Error(t, err)

@@ -128,14 +128,12 @@ type Wrapper struct {
 }
 
 // WriteWrapper writes the grader's wrapper into dir, the package directory of a build, for a
-// package named pkg whose tests include candidates (the tests a run may request). The names
-// are random for each build, so that no code of the package can refer to them.
+// package named pkg whose tests include candidates (the tests a run may request). Its name
+// depends only on what it runs, so that a build whose inputs did not change is found in the
+// go command's cache; what protects the verdicts is the key, not the name.
 func WriteWrapper(dir, pkg string, candidates []string) (*Wrapper, error) {
-	nonce := make([]byte, 8)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	id := hex.EncodeToString(nonce)
+	sum := sha256.Sum256([]byte(pkg + "\n" + strings.Join(candidates, "\n")))
+	id := hex.EncodeToString(sum[:8])
 	var tests []string
 	for _, c := range candidates {
 		if !testIdent.MatchString(c) {

@@ -49,7 +49,9 @@ func (g *grader) exercise(ctx context.Context, m *manifest.Manifest) (report.Exe
 	if err != nil {
 		ex.Build, ex.BuildOutput = "failed", err.Error()
 		ex.Criteria = g.criteria(m, nil, &ex, nil)
-		ex.Quality = qualityMissing()
+		if !m.Partial {
+			ex.Quality = qualityMissing()
+		}
 		ex.DurationMS = time.Since(start).Milliseconds()
 		return ex, g.items(m, &ex), nil
 	}
@@ -122,15 +124,17 @@ func (g *grader) grade(ctx context.Context, m *manifest.Manifest, dir string, co
 		for _, f := range append(slices.Clone(co.code), co.pristine...) {
 			files = append(files, workspace.File{Path: path.Join(dir, f.Path), Data: f.Data})
 		}
-		var err error
-		outcome, err = g.engine.Run(ctx, engine.Job{
-			Label: m.Exercise, Files: files, Dir: dir, Package: packageName(co.pristine),
-			Tests: tests, Race: !g.opts.NoRace, Visible: engine.AllFiles, Vet: true, Timeout: g.opts.TestTimeout,
+		// A selection of criteria is graded without the code-quality checks: they are the
+		// exercise's, not a criterion's.
+		outcomes, err := g.engine.Run(ctx, engine.Job{
+			Label: m.Exercise, Files: files, Race: !g.opts.NoRace, Vet: !m.Partial, Timeout: g.opts.TestTimeout,
+			Packages: []engine.Package{{Dir: dir, Name: packageName(co.pristine), Tests: tests, Visible: engine.AllFiles}},
 		})
 		if err != nil {
 			ex.Criteria = g.criteria(m, nil, &ex, nil)
 			return ex, err
 		}
+		outcome = outcomes[dir]
 		if outcome.Build.Failed {
 			ex.Build, ex.BuildOutput = "failed", outcome.Build.Output
 		}
@@ -155,7 +159,9 @@ func (g *grader) grade(ctx context.Context, m *manifest.Manifest, dir string, co
 		}
 	}
 	ex.Criteria = g.criteria(m, run, &ex, verdicts)
-	ex.Quality = g.quality(m, co, outcome, generated)
+	if !m.Partial {
+		ex.Quality = g.quality(m, co, outcome, generated)
+	}
 	return ex, nil
 }
 
@@ -356,6 +362,9 @@ func (g *grader) items(m *manifest.Manifest, ex *report.Exercise) []score.Item {
 			Category: manifest.Category(c.Category), Weight: c.Weight, Met: c.Status == report.Met,
 			Excluded: c.Status == report.NotVerified,
 		})
+	}
+	if len(ex.Quality) == 0 {
+		return items // a selection of criteria: no code-quality checks
 	}
 	functional := ex.Met() > 0
 	clean := functional

@@ -169,7 +169,7 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 	g := &grader{
 		opts: opts, sandbox: sb, programs: programs, module: modfile.ModulePath(goMod),
 		engine: engine.New(engine.Config{
-			Sandbox: sb, GoMod: goMod, GoSum: goSum, Dir: jobs, Env: env, Slots: opts.Parallel, OutputCap: opts.OutputCap,
+			Sandbox: sb, GoMod: goMod, GoSum: goSum, Dir: jobs, Env: env, Builds: opts.Parallel, OutputCap: opts.OutputCap,
 			Log: opts.Log,
 		}),
 	}
@@ -432,7 +432,7 @@ func Select(all []*manifest.Manifest, selectors []string) ([]*manifest.Manifest,
 			out = append(out, m)
 		case some[m.Exercise] != nil:
 			part := *m
-			part.Criteria = nil
+			part.Criteria, part.Partial = nil, true
 			for _, c := range m.Criteria {
 				if some[m.Exercise][c.ID] {
 					part.Criteria = append(part.Criteria, c)

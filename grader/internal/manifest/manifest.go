@@ -121,6 +121,8 @@ type Manifest struct {
 	// Dir is the exercise's directory relative to the module root ("ex07-breaker").
 	// It is not part of the file: Load fills it in.
 	Dir string `json:"-"`
+	// Partial is set on a copy that keeps only some criteria (a selection of them).
+	Partial bool `json:"-"`
 }
 
 // ErrInvalid is wrapped by every validation error of a manifest.

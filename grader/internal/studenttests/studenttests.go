@@ -15,10 +15,10 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"path"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/microservices-workbook/workbook/grader/internal/engine"
@@ -123,59 +123,59 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 		byName[m.Name] = m
 	}
 
-	// Against the student's own code, then the reference: every test must pass.
-	own, err := in.run(ctx, "own", in.GradedDir, in.Code, names, in.Race)
+	// Every variant at once, in one tree and one build: the student's own code where it is,
+	// the reference and each mutant at a directory of their own.
+	wanted := map[string]bool{}
+	var listed []string
+	for _, c := range criteria {
+		for _, n := range c.Mutants {
+			if _, ok := byName[n]; !ok {
+				return nil, fmt.Errorf("%s: a criterion lists mutant %q, which does not exist", in.Manifest.Dir, n)
+			}
+			if !wanted[n] {
+				wanted[n] = true
+				listed = append(listed, n)
+			}
+		}
+	}
+	sort.Strings(listed)
+	b := &batch{in: in, refDir: refDir, names: names}
+	b.add(in.GradedDir, in.Code, false)
+	refVariant := variantDir("reference")
+	if sameFiles(in.Code, refCode) {
+		refVariant = in.GradedDir // the student's code is the reference: one run shows both
+	} else {
+		b.add(refVariant, refCode, false)
+	}
+	race := in.Race
+	for _, n := range listed {
+		code, err := applyTo(refCode, byName[n])
+		if err != nil {
+			return nil, err
+		}
+		b.add(variantDir("m-"+n), code, true)
+		race = race || byName[n].Race
+	}
+	outcomes, err := in.Engine.Run(ctx, engine.Job{
+		Label: in.Manifest.Exercise + "-tests", Files: b.files, Packages: b.packages, Race: race, Timeout: in.Timeout,
+	})
 	if err != nil {
 		return nil, err
 	}
-	if msg := mustPass(own, names, true); msg != "" {
+	if msg := mustPass(outcomes[in.GradedDir], names, true); msg != "" {
 		return all(Verdict{Status: Unmet, Message: "your tests do not pass against your own code: " + msg}), nil
 	}
-	ref, err := in.run(ctx, "reference", refDir, refCode, names, in.Race)
-	if err != nil {
-		return nil, err
-	}
-	if msg := mustPass(ref, names, false); msg != "" {
+	if msg := mustPass(outcomes[refVariant], names, false); msg != "" {
 		return all(Verdict{Status: Unmet, Message: "your tests fail against a correct implementation (the reference solution): " + msg +
 			"; a test must accept every correct design the statement allows"}), nil
 	}
 
-	// Against each mutant the criteria list: caught when any test does not pass.
-	wanted := map[string]bool{}
-	for _, c := range criteria {
-		for _, n := range c.Mutants {
-			wanted[n] = true
-		}
-	}
+	// Against each mutant: caught when a test does not pass. A mutant that does not build
+	// beside the tests is not caught: nothing was tested.
 	caught := map[string]bool{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	errs := make(chan error, len(wanted))
-	for name := range wanted {
-		m, ok := byName[name]
-		if !ok {
-			return nil, fmt.Errorf("%s: a criterion lists mutant %q, which does not exist", in.Manifest.Dir, name)
-		}
-		wg.Go(func() {
-			code, err := applyTo(refCode, m)
-			if err != nil {
-				errs <- err
-				return
-			}
-			res, err := in.run(ctx, "mutant-"+m.Name, refDir, code, names, in.Race || m.Race)
-			if err != nil {
-				errs <- err
-				return
-			}
-			mu.Lock()
-			caught[m.Name] = res.Run == nil || anyFailed(res.Run, names)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return nil, err
+	for _, n := range listed {
+		o := outcomes[variantDir("m-"+n)]
+		caught[n] = o.Run != nil && anyFailed(o.Run, names)
 	}
 	for _, c := range criteria {
 		v := Verdict{Total: len(c.Mutants)}
@@ -197,31 +197,61 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 	return out, nil
 }
 
-// run builds and runs the student's tests over code placed at dir, with the pristine tests
-// beside them (the student's tests may use their helpers). Moved to another directory (the
-// reference's), the tests' imports of the exercise's own subpackages follow them, so that they
-// test the reference's, not a copy of the student's beside it.
-func (in Input) run(ctx context.Context, label, dir string, code []workspace.File, tests []string, race bool) (*engine.Outcome, error) {
-	var files []workspace.File
-	for _, group := range [][]workspace.File{code, in.Pristine, in.Tests, in.TestData} {
-		for _, f := range group {
-			files = append(files, workspace.File{Path: path.Join(dir, f.Path), Data: f.Data})
-		}
-	}
-	if dir != in.GradedDir && in.Module != "" {
-		from, to := `"`+in.Module+"/"+in.GradedDir+"/", `"`+in.Module+"/"+dir+"/"
-		for i, f := range files {
-			if strings.HasSuffix(f.Path, "_test.go") {
-				files[i].Data = []byte(strings.ReplaceAll(string(f.Data), from, to))
+// sameFiles reports whether a and b hold the same Go files with the same contents.
+func sameFiles(a, b []workspace.File) bool {
+	goFiles := func(fs []workspace.File) map[string]string {
+		m := map[string]string{}
+		for _, f := range fs {
+			if strings.HasSuffix(f.Path, ".go") {
+				m[f.Path] = string(f.Data)
 			}
+		}
+		return m
+	}
+	return maps.Equal(goFiles(a), goFiles(b))
+}
+
+// variantDir is where a variant of the exercise lives in the batch's tree.
+func variantDir(name string) string { return "variants/" + name }
+
+// batch assembles the tree of the student's tests beside each variant of the code.
+type batch struct {
+	in       Input
+	refDir   string
+	names    []string
+	files    []workspace.File
+	packages []engine.Package
+}
+
+// add puts code at dir, with the pristine tests and the student's tests and test data beside
+// it (the student's tests may use the pristine tests' helpers). Moved away from where they
+// were written, the files' imports of the exercise's own subpackages follow them, so that
+// the tests test this variant's, not another copy.
+func (b *batch) add(dir string, code []workspace.File, failFast bool) {
+	rewrite := func(data []byte) []byte {
+		if dir == b.in.GradedDir || b.in.Module == "" {
+			return data
+		}
+		s := string(data)
+		for _, from := range []string{b.in.GradedDir, b.refDir} {
+			s = strings.ReplaceAll(s, `"`+b.in.Module+"/"+from+"/", `"`+b.in.Module+"/"+dir+"/")
+		}
+		return []byte(s)
+	}
+	for _, group := range [][]workspace.File{code, b.in.Pristine, b.in.Tests, b.in.TestData} {
+		for _, f := range group {
+			data := f.Data
+			if strings.HasSuffix(f.Path, ".go") {
+				data = rewrite(data)
+			}
+			b.files = append(b.files, workspace.File{Path: path.Join(dir, f.Path), Data: data})
 		}
 	}
 	// The run sees the student's test data, never the code's sources: a test that read them
 	// could tell the reference from a mutant without testing anything.
 	data := path.Join(dir, "testdata") + "/"
-	return in.Engine.Run(ctx, engine.Job{
-		Label: in.Manifest.Exercise + "-tests-" + label, Files: files, Dir: dir, Package: in.Package,
-		Tests: tests, Timeout: in.Timeout, Race: race,
+	b.packages = append(b.packages, engine.Package{
+		Dir: dir, Name: b.in.Package, Tests: b.names, FailFast: failFast,
 		Visible: func(p string) bool { return strings.HasPrefix(p, data) },
 	})
 }
