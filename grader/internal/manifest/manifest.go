@@ -98,9 +98,12 @@ type Criterion struct {
 	// that the student's tests must catch, for a KindStudentTests criterion.
 	Mutants []string `json:"mutants,omitempty"`
 	// MinCaught is how many of Mutants the student's tests must catch.
-	MinCaught int      `json:"min_caught,omitempty"`
-	Hint      string   `json:"hint"`
-	Requires  []string `json:"requires"`
+	MinCaught int `json:"min_caught,omitempty"`
+	// Hint tells a student who missed the criterion where to look; HintES says it in
+	// Spanish.
+	Hint     string   `json:"hint"`
+	HintES   string   `json:"hint_es,omitempty"`
+	Requires []string `json:"requires"`
 }
 
 // StudentTests reports whether c is decided by the student's own tests.
