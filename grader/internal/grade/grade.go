@@ -459,7 +459,7 @@ type grader struct {
 	// programs maps each program a selected criterion requires to its path, or "".
 	programs map[string]string
 	// module is the workbook's module path, from the pristine go.mod.
-	module string
+	module   string
 	engine   *engine.Engine
 	cache    *cache.Cache
 	identity string
