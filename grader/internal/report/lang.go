@@ -18,10 +18,14 @@ func (r *Report) Warn(t i18n.Text) {
 }
 
 // Note adds a note about the checkout, in both languages.
-func (r *Report) Note(t i18n.Text) { r.Notes, r.NotesES = append(r.Notes, t.EN), append(r.NotesES, t.ES) }
+func (r *Report) Note(t i18n.Text) {
+	r.Notes, r.NotesES = append(r.Notes, t.EN), append(r.NotesES, t.ES)
+}
 
 // Note adds a note about the exercise, in both languages.
-func (e *Exercise) Note(t i18n.Text) { e.Notes, e.NotesES = append(e.Notes, t.EN), append(e.NotesES, t.ES) }
+func (e *Exercise) Note(t i18n.Text) {
+	e.Notes, e.NotesES = append(e.Notes, t.EN), append(e.NotesES, t.ES)
+}
 
 // Tamper adds a reason why the exercise is tampered, in both languages.
 func (e *Exercise) Tamper(t i18n.Text) {

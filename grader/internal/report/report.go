@@ -46,8 +46,8 @@ type Report struct {
 	// Sandbox is how student code ran: "bubblewrap", or "none" (no isolation).
 	Sandbox string `json:"sandbox"`
 	// Score is the sum of the category levels; MaxScore is 4 per graded category.
-	Score    int    `json:"score"`
-	MaxScore int    `json:"max_score"`
+	Score    int `json:"score"`
+	MaxScore int `json:"max_score"`
 	// Band is the seed's band for the score, in English and Spanish; BandES in Spanish only.
 	Band   string `json:"band"`
 	BandES string `json:"band_es,omitempty"`
@@ -101,7 +101,7 @@ type Exercise struct {
 	BuildOutputES string `json:"build_output_es,omitempty"`
 	// Tampered is set when the exercise's code forged verdicts (lines on the grader's
 	// verdict channel that did not verify); it then earns nothing.
-	Tampered      bool     `json:"tampered"`
+	Tampered        bool     `json:"tampered"`
 	TamperReasons   []string `json:"tamper_reasons,omitempty"`
 	TamperReasonsES []string `json:"tamper_reasons_es,omitempty"`
 	// NeedsReview is set when the exercise's code uses means a forger needs; Review lists
@@ -124,8 +124,8 @@ type Exercise struct {
 
 // ReviewFinding is one place in an exercise's code that needs an instructor's review.
 type ReviewFinding struct {
-	File string `json:"file"`
-	Line int    `json:"line"`
+	File   string `json:"file"`
+	Line   int    `json:"line"`
 	Rule   string `json:"rule"`
 	Text   string `json:"text"`
 	TextES string `json:"text_es,omitempty"`

@@ -35,7 +35,9 @@ type textWriter struct {
 }
 
 // say writes the catalog message format in the writer's language.
-func (tw *textWriter) say(format string, args ...any) { tw.printf("%s", i18n.S(tw.lang, format, args...)) }
+func (tw *textWriter) say(format string, args ...any) {
+	tw.printf("%s", i18n.S(tw.lang, format, args...))
+}
 
 func writeText(w io.Writer, r *Report, l i18n.Lang) error {
 	tw := &textWriter{errWriter: &errWriter{w: w}, lang: l}
