@@ -29,7 +29,7 @@ var feedbackCases = map[string]func(t *testing.T, dir string){
 	// The solution with two plausible mistakes: some criteria met, some not.
 	"half-done": func(t *testing.T, dir string) {
 		solve(t, dir, "ex07-breaker")
-		breakMutants(t, dir, "ex07-breaker", "never-half-opens", "no-transition-metrics")
+		breakMutants(t, dir, "ex07-breaker", "no-transition-metrics", "4xx-is-failure")
 	},
 	// A syntax error and a type error in the starter.
 	"build-error": func(t *testing.T, dir string) {

@@ -39,7 +39,7 @@ var spanish = map[string]string{
 	" (and 1 more subtest)":                          " (y 1 subtest más)",
 	"      … and 1 more failed check\n":              "      … y 1 comprobación fallida más\n",
 	"      … and %d more failed checks\n":            "      … y %d comprobaciones fallidas más\n",
-	"      timed out: the test was stopped after %s (the grader's -test-timeout); look for a call that blocks or a loop that never ends\n": "      tiempo agotado: el test se detuvo a los %s (el -test-timeout del corrector); busca una llamada que se bloquea o un bucle que nunca termina\n",
+	"      the test was stopped after %s (the grader's -test-timeout): look for a call that blocks or a loop that never ends\n": "      el test se detuvo a los %s (el -test-timeout del corrector): busca una llamada que se bloquea o un bucle que nunca termina\n",
 	"      your tests did not notice:\n": "      tus tests no notaron:\n",
 	"      hint: %s\n":                   "      pista: %s\n",
 	"      run it: %s\n":                 "      ejecútalo: %s\n",

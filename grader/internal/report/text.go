@@ -97,7 +97,9 @@ func WriteExercise(w io.Writer, ex Exercise, l i18n.Lang) {
 		} else {
 			tw.printf("  %s %s — %s (%s)\n", symbol(c.Status), c.Title, c.TitleES, c.ID)
 		}
-		if c.Status == Met {
+		// When the exercise does not build, the compiler's errors above are the one thing to
+		// act on: a line per criterion would only repeat them.
+		if c.Status == Met || ex.Build != "ok" && c.Status == Error {
 			continue
 		}
 		writeCriterion(tw, ex, c)
@@ -190,12 +192,15 @@ func writeCriterion(tw *textWriter, ex Exercise, c Criterion) {
 	tw.printf("      %s: %s\n", StatusText(c.Status).In(l), what)
 	switch {
 	case c.Status == Timeout && c.TimeLimitMS > 0:
-		tw.say("      timed out: the test was stopped after %s (the grader's -test-timeout); look for a call that blocks or a loop that never ends\n",
+		tw.say("      the test was stopped after %s (the grader's -test-timeout): look for a call that blocks or a loop that never ends\n",
 			time.Duration(c.TimeLimitMS)*time.Millisecond)
 	case c.MessageES != "":
 		tw.printf("%s\n", indent(pick(l, c.Message, c.MessageES), "      "))
 	}
 	switch {
+	case c.Status == Timeout && c.TimeLimitMS > 0 && len(c.Failures) == 0:
+		// The binary's own account of the timeout is a goroutine dump: the subtest that hung
+		// is named above.
 	case len(c.Failures) > 0:
 		shown := firstFailures(c, 2)
 		for _, f := range shown {
