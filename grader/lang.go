@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -63,9 +64,42 @@ func flagError(err error) error {
 		return usagef("flag needs an argument: -%s", m[1])
 	}
 	if m := flagBadValue.FindStringSubmatch(msg); m != nil {
-		return usagef("invalid value %q for flag -%s: %s", m[1], m[2], m[3])
+		why := i18n.Plain(m[3])
+		switch m[3] {
+		case "parse error":
+			why = i18n.T("parse error")
+		case "value out of range":
+			why = i18n.T("value out of range")
+		}
+		return usagef("invalid value %q for flag -%s: %s", m[1], m[2], why)
 	}
 	return usageError{msg}
+}
+
+// printDefaults writes the flags and their descriptions as flag.PrintDefaults does, with the
+// words it adds in l.
+func printDefaults(fs *flag.FlagSet, l i18n.Lang) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		if len(line) <= 4 { // a one-letter flag without a value: usage on the same line
+			line += "\t"
+		} else {
+			line += "\n    \t"
+		}
+		line += strings.ReplaceAll(usage, "\n", "\n    \t")
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			if fmt.Sprintf("%T", f.Value) == "*flag.stringValue" { // as flag.PrintDefaults does
+				line += i18n.S(l, " (default %q)", f.DefValue)
+			} else {
+				line += i18n.S(l, " (default %v)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(fs.Output(), line)
+	})
 }
 
 // showProgress prints the grading's progress on stderr when a person is watching it there,

@@ -94,7 +94,7 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.watch, "watch", false, "grade once, then again on every saved change in the exercises, until Ctrl-C")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), i18n.S(cfg.lang, "usage: go run ./grader [flags] [exNN | exNN.criterion ...]\n\nGrades the workbook's exercises (all when none is named) and scores them on the 24-point rubric.\n\nflags:\n"))
-		fs.PrintDefaults()
+		printDefaults(fs, cfg.lang)
 	}
 	localizeFlags(fs, cfg.lang)
 	if err := fs.Parse(args); err != nil {
