@@ -337,12 +337,18 @@ func newSandbox(ctx context.Context, opts Options, programs map[string]string, s
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return nil, none, err
 	}
+	if opts.Sandbox == sandbox.None && opts.Trusted && !opts.Unsandboxed {
+		return nil, none, i18n.Errorf(ErrNoSandbox, "refusing to run a checkout's code without a sandbox: -sandbox none was asked for (pass -unsandboxed too to accept the risk)")
+	}
 	cfg := sandbox.Config{Kind: opts.Sandbox, Limits: opts.Limits, Programs: found, Staging: staging}
 	if cfg.Kind == "" {
 		cfg.Kind = sandbox.Bubblewrap
 	}
 	sb, err := sandbox.New(ctx, cfg)
 	if err == nil {
+		if sb.Kind() == sandbox.None {
+			return sb, i18n.T("the exercises' code ran without a sandbox, as asked: it could read and change anything your user can"), nil
+		}
 		return sb, none, nil
 	}
 	if !errors.Is(err, sandbox.ErrUnavailable) || opts.Sandbox == sandbox.Bubblewrap {

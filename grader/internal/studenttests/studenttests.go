@@ -163,12 +163,14 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 	if err != nil {
 		return nil, err
 	}
-	if bad := mustPass(outcomes[in.GradedDir], names, true); bad != nil {
-		return all(Verdict{Status: Unmet, Message: i18n.T("your tests do not pass against your own code: %s", join(bad))}), nil
-	}
-	if bad := mustPass(outcomes[refVariant], names, false); bad != nil {
+	// A test that fails the reference is wrong, whatever it does with the student's code: say
+	// that first.
+	if bad := mustPass(outcomes[refVariant], names, refVariant == in.GradedDir); bad != nil {
 		return all(Verdict{Status: Unmet, Message: i18n.T(
 			"your tests fail against a correct implementation (the reference solution): %s; a test must accept every correct design the statement allows", join(bad))}), nil
+	}
+	if bad := mustPass(outcomes[in.GradedDir], names, true); bad != nil {
+		return all(Verdict{Status: Unmet, Message: i18n.T("your tests do not pass against your own code: %s", join(bad))}), nil
 	}
 
 	// Against each mutant: caught when a test does not pass. A mutant that does not build
