@@ -175,7 +175,19 @@ func TestTimeoutSaysHowLong(t *testing.T) {
 func TestSpanishReportHasNoEnglish(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-q", "-no-cache", "-dir", root(t), "-format", "json", "ex07"}, &stdout, &stderr)
+	code := run(context.Background(), []string{"-lang", "es", "-no-cache", "-dir", root(t), "ex07"}, &stdout, &stderr)
+	require.Equal(t, exitOK, code, stderr.String())
+	assertNoEnglish(t, stdout.String()+stderr.String())
+	assert.Contains(t, stdout.String(), "Rúbrica")
+	assert.Contains(t, stdout.String(), "tus tests no pasan con tu propio código", "the starter's example test fails the starter")
+
+	// A student's test that fails the reference, graded without a sandbox as asked: the
+	// messages of those paths are Spanish too, in every format.
+	dir := copyRoot(t)
+	writeFile(t, dir, "ex07-breaker/zz_wrong_test.go", "package breaker\n\nimport \"testing\"\n\nfunc TestWrong(t *testing.T) { t.Fatal(\"wrong on purpose\") }\n")
+	stdout.Reset()
+	stderr.Reset()
+	code = run(context.Background(), []string{"-q", "-no-cache", "-dir", dir, "-sandbox", "none", "-unsandboxed", "-format", "json", "ex07"}, &stdout, &stderr)
 	require.Equal(t, exitOK, code, stderr.String())
 	var rep report.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep))
@@ -183,6 +195,10 @@ func TestSpanishReportHasNoEnglish(t *testing.T) {
 		var out bytes.Buffer
 		require.NoError(t, report.WriteIn(&out, &rep, format, i18n.Spanish))
 		assertNoEnglish(t, out.String())
+		assert.Contains(t, out.String(), "sin aislamiento, como se pidió", format)
+		if format == report.Text {
+			assert.Contains(t, out.String(), "tus tests fallan con una implementación correcta")
+		}
 	}
 	var watch bytes.Buffer
 	require.NoError(t, report.WriteWatch(&watch, &rep, i18n.Spanish))
@@ -229,6 +245,7 @@ func TestUsageInSpanish(t *testing.T) {
 	for _, args := range [][]string{
 		{"-frobnicate"}, {"-format", "yaml"}, {"-timeout", "0s"}, {"-p", "0"}, {"-timeout"},
 		{"-timeout", "soon"}, {"-dir", t.TempDir()}, {"-dir", root(t), "ex99"}, {"-lang", "fr"},
+		{"-sandbox", "chroot"}, {"-dir", root(t), "-sandbox", "none", "ex07"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
