@@ -140,11 +140,21 @@ func TestReadmeChecklists(t *testing.T) {
 	require.NotEmpty(t, ms, "no exercise manifests embedded")
 	for _, m := range ms {
 		t.Run(m.Exercise, func(t *testing.T) {
-			readmes := map[string]func(string) (string, error){"README.md": m.SyncReadme, "README.es.md": m.SyncReadmeES}
+			readmes := []struct {
+				name string
+				sync func(string) (string, error)
+			}{{"README.md", m.SyncReadme}, {"README.es.md", m.SyncReadmeES}}
 			got := map[string]string{}
-			for name, sync := range readmes {
+			for _, r := range readmes {
+				name, sync := r.name, r.sync
 				file := filepath.Join(repoRoot(t), m.Dir, name)
 				data, err := os.ReadFile(file)
+				if errors.Is(err, fs.ErrNotExist) && name == "README.es.md" {
+					// A new exercise: its Spanish statement is written by a person, not generated.
+					t.Fatalf("%s has no README.es.md: every exercise has its statement in Spanish too. Translate %s/README.md "+
+						"into %s/README.es.md (same sections; link each to the other), then run "+
+						"go test ./grader/internal/manifest -run TestReadmeChecklists -update to write its checklist", m.Dir, m.Dir, m.Dir)
+				}
 				require.NoError(t, err, "%s/%s: every exercise has its statement in English and in Spanish", m.Dir, name)
 				want, err := sync(string(data))
 				require.NoError(t, err)
