@@ -168,10 +168,30 @@ func TestReadmeChecklists(t *testing.T) {
 			}
 			assert.Equal(t, ChecklistIDs(got["README.md"]), ChecklistIDs(got["README.es.md"]), "%s: the two READMEs' checklists differ", m.Dir)
 			assert.Len(t, ChecklistIDs(got["README.es.md"]), len(m.Criteria))
+			assert.Equal(t, headingLevels(got["README.md"]), headingLevels(got["README.es.md"]),
+				"%s: README.es.md has the sections of README.md, at the same levels, in the same order", m.Dir)
 			assert.Contains(t, got["README.md"], "(README.es.md)", "%s/README.md links to the Spanish statement", m.Dir)
 			assert.Contains(t, got["README.es.md"], "(README.md)", "%s/README.es.md links to the English statement", m.Dir)
 		})
 	}
+}
+
+// headingLevels returns the level of each Markdown heading of text, in order (fenced code
+// left out).
+func headingLevels(text string) []int {
+	var levels []int
+	fenced := false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		levels = append(levels, len(line)-len(strings.TrimLeft(line, "#")))
+	}
+	return levels
 }
 
 // TestManifestsAreBilingual fails when a criterion lacks its Spanish title or hint, or when a
