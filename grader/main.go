@@ -59,9 +59,60 @@ type config struct {
 	opts     grade.Options
 	format   report.Format
 	out      string
+	from     string
 	minScore int
 	quiet    bool
 	verbose  bool
+}
+
+// gradingFlags are the flags that set how checkouts are graded, shared by grading one
+// checkout and by the batch.
+type gradingFlags struct {
+	noRace, noCache, unsandboxed bool
+	exLimit, tLimit              time.Duration
+	count, memory                int
+}
+
+func (g *gradingFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&g.noRace, "no-race", false, "run the tests without the race detector (the race check is then unmet)")
+	fs.DurationVar(&g.exLimit, "timeout", 10*time.Minute, "time limit for each exercise, builds included")
+	fs.DurationVar(&g.tLimit, "test-timeout", 2*time.Minute, "time limit for one run of an exercise's tests (go test -timeout)")
+	fs.BoolVar(&g.noCache, "no-cache", false, "grade every exercise again, even those whose inputs have not changed")
+	fs.IntVar(&g.count, "count", 0, "with 1, as -no-cache (go test's spelling)")
+	fs.IntVar(&g.memory, "memory", 4096, "most memory, in `MiB`, that one run of an exercise's tests may use")
+	fs.BoolVar(&g.unsandboxed, "unsandboxed", false, "with -dir, grade even where no sandbox is available (the checkout's code then runs as you)")
+}
+
+// apply checks the flags and sets them in opts.
+func (g *gradingFlags) apply(opts *grade.Options) error {
+	if g.exLimit <= 0 || g.tLimit <= 0 {
+		return usageError{"-timeout and -test-timeout must be positive"}
+	}
+	if g.memory < 64 {
+		return usageError{"-memory must be at least 64 (MiB)"}
+	}
+	opts.Limits.Memory = int64(g.memory) << 20
+	if !g.noCache && g.count != 1 {
+		if d, err := cache.DefaultDir(); err == nil {
+			opts.CacheDir = d
+		}
+	}
+	opts.NoRace = g.noRace
+	opts.Unsandboxed = g.unsandboxed
+	opts.ExerciseTimeout = g.exLimit
+	opts.TestTimeout = g.tLimit
+	return nil
+}
+
+// parseFlags parses args with fs, telling a usage error from a request for help.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
 }
 
 func parse(wd string, args []string, stderr io.Writer) (*config, error) {
@@ -69,39 +120,41 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	var (
 		cfg      config
+		gf       gradingFlags
 		dir      = fs.String("dir", "", "grade the checkout at `DIR` (default: the workbook containing the current directory)")
-		format   = fs.String("format", "text", "report `format`: text, json, markdown or junit")
-		noRace   = fs.Bool("no-race", false, "run the tests without the race detector (the race check is then unmet)")
-		exLimit  = fs.Duration("timeout", 10*time.Minute, "time limit for each exercise, builds included")
-		tLimit   = fs.Duration("test-timeout", 2*time.Minute, "time limit for one run of an exercise's tests (go test -timeout)")
-		noCache  = fs.Bool("no-cache", false, "grade every exercise again, even those whose inputs have not changed")
-		count    = fs.Int("count", 0, "with 1, as -no-cache (go test's spelling)")
+		format   = fs.String("format", "text", "report `format`: "+formatList())
 		reviewed = fs.String("reviewed", "", "comma-separated `exercises` whose review findings you have checked and accept")
-		memory   = fs.Int("memory", 4096, "most memory, in `MiB`, that one run of an exercise's tests may use")
 	)
+	gf.register(fs)
 	fs.BoolVar(&cfg.opts.Solutions, "solutions", false, "grade the reference solutions in solutions/ instead of the exercises")
 	fs.StringVar(&cfg.out, "o", "", "write the report to `FILE` instead of standard output")
+	fs.StringVar(&cfg.from, "from", "", "do not grade: render the JSON report in `FILE` (written earlier with -format json)")
 	fs.IntVar(&cfg.minScore, "min-score", 0, "exit with status 1 when the score is lower than `N` (out of the report's max_score)")
 	fs.BoolVar(&cfg.quiet, "q", false, "do not print progress on standard error")
 	fs.BoolVar(&cfg.verbose, "v", false, "also print how long each build and run took")
-	fs.BoolVar(&cfg.opts.Unsandboxed, "unsandboxed", false, "with -dir, grade even where no sandbox is available (the checkout's code then runs as you)")
 	fs.IntVar(&cfg.opts.Parallel, "p", runtime.NumCPU(), "grade up to `N` exercises, builds and runs at once")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: go run ./grader [flags] [exNN | exNN.criterion ...]\n\nGrades the workbook's exercises (all when none is named) and scores them on the 24-point rubric.\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: go run ./grader [flags] [exNN | exNN.criterion ...]\n"+
+			"       go run ./grader export -o DIR -grader-ref REF [flags]\n"+
+			"       go run ./grader batch [flags] CHECKOUTS-DIR|ROSTER.csv [exNN ...]\n\n"+
+			"Grades the workbook's exercises (all when none is named) and scores them on the 24-point rubric.\n"+
+			"export writes the student edition; batch grades a class (see -h of each).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	for _, a := range fs.Args() {
+		if a == "export" || a == "batch" {
+			return nil, usageError{fmt.Sprintf("%s is a subcommand: put it first (go run ./grader %s …)", a, a)}
 		}
-		return nil, usageError{err.Error()}
 	}
 	cfg.format = report.Format(*format)
 	if !slices.Contains(report.Formats(), cfg.format) {
-		return nil, usageError{fmt.Sprintf("unknown -format %q: want text, json, markdown or junit", *format)}
+		return nil, usageError{fmt.Sprintf("unknown -format %q: want %s", *format, formatList())}
 	}
-	if *exLimit <= 0 || *tLimit <= 0 {
-		return nil, usageError{"-timeout and -test-timeout must be positive"}
+	if err := gf.apply(&cfg.opts); err != nil {
+		return nil, err
 	}
 	if cfg.minScore < 0 {
 		return nil, usageError{"-min-score must not be negative"}
@@ -109,10 +162,12 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	if cfg.opts.Parallel < 1 {
 		return nil, usageError{"-p must be at least 1"}
 	}
-	if *memory < 64 {
-		return nil, usageError{"-memory must be at least 64 (MiB)"}
+	if cfg.from != "" {
+		if *dir != "" || cfg.opts.Solutions || fs.NArg() > 0 {
+			return nil, usageError{"-from renders a report graded earlier: it takes no -dir, -solutions or exercises"}
+		}
+		return &cfg, nil
 	}
-	cfg.opts.Limits.Memory = int64(*memory) << 20
 	root, err := findRoot(wd, *dir)
 	if err != nil {
 		return nil, err
@@ -123,15 +178,7 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	if *reviewed != "" {
 		cfg.opts.Reviewed = strings.Split(*reviewed, ",")
 	}
-	if !*noCache && *count != 1 {
-		if d, err := cache.DefaultDir(); err == nil {
-			cfg.opts.CacheDir = d
-		}
-	}
 	cfg.opts.Exercises = fs.Args()
-	cfg.opts.NoRace = *noRace
-	cfg.opts.ExerciseTimeout = *exLimit
-	cfg.opts.TestTimeout = *tLimit
 	return &cfg, nil
 }
 
@@ -141,17 +188,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runIn runs the command as if started in the directory wd (the process's own when empty).
 func runIn(ctx context.Context, wd string, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "export":
+			return runExport(ctx, wd, args[1:], stdout, stderr)
+		case "batch":
+			return runBatch(ctx, wd, args[1:], stdout, stderr)
+		}
+	}
 	cfg, err := parse(wd, args, stderr)
-	var uerr usageError
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case errors.As(err, &uerr):
-		fmt.Fprintf(stderr, "grader: %s\nRun 'go run ./grader -h' for usage.\n", uerr.msg)
-		return exitUsage
-	case err != nil:
-		fmt.Fprintf(stderr, "grader: %v\n", err)
-		return exitFailed
+	if code, done := parseFailure(err, "", stderr); done {
+		return code
 	}
 	level := slog.LevelInfo
 	switch {
@@ -162,8 +209,14 @@ func runIn(ctx context.Context, wd string, args []string, stdout, stderr io.Writ
 	}
 	cfg.opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	rep, err := grade.Grade(ctx, cfg.opts)
-	if errors.Is(err, grade.ErrUnknownExercise) || errors.Is(err, grade.ErrNoSandbox) {
+	var rep *report.Report
+	if cfg.from != "" {
+		rep, err = readReport(cfg.from)
+	} else {
+		rep, err = grade.Grade(ctx, cfg.opts)
+	}
+	if errors.Is(err, grade.ErrUnknownExercise) || errors.Is(err, grade.ErrNoSandbox) || errors.Is(err, grade.ErrNoSolutions) ||
+		errors.Is(err, report.ErrVersion) {
 		fmt.Fprintf(stderr, "grader: %v\n", err)
 		return exitUsage
 	}
@@ -196,6 +249,50 @@ func write(rep *report.Report, cfg *config, stdout io.Writer) (err error) {
 		return err
 	}
 	return w.Flush()
+}
+
+// parseFailure reports a failure to parse a command line and its exit status; done is false
+// when there was none.
+func parseFailure(err error, sub string, stderr io.Writer) (code int, done bool) {
+	var uerr usageError
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, true
+	case errors.As(err, &uerr):
+		cmd := "go run ./grader"
+		if sub != "" {
+			cmd += " " + sub
+		}
+		fmt.Fprintf(stderr, "grader: %s\nRun '%s -h' for usage.\n", uerr.msg, cmd)
+		return exitUsage, true
+	}
+	fmt.Fprintf(stderr, "grader: %v\n", err)
+	return exitFailed, true
+}
+
+// readReport reads a JSON report written earlier.
+func readReport(name string) (*report.Report, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rep, err := report.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return rep, nil
+}
+
+// formatList names the report formats for messages.
+func formatList() string {
+	var names []string
+	for _, f := range report.Formats() {
+		names = append(names, string(f))
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // modulePath is the workbook's module path; findRoot looks for a go.mod that declares it.
