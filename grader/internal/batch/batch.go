@@ -147,6 +147,11 @@ func Run(ctx context.Context, opts Options) ([]Row, error) {
 				return
 			}
 			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				rows[i].Status, rows[i].Note = Failed, "not graded: the batch was stopped"
+				bar.skip(rows[i])
+				return
+			}
 			bar.start()
 			row, err := gradeOne(ctx, opts, rows[i])
 			if err != nil {

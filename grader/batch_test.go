@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/microservices-workbook/workbook/grader/internal/batch"
+	"github.com/microservices-workbook/workbook/grader/internal/mutant"
+	"github.com/microservices-workbook/workbook/grader/internal/report"
+	"github.com/microservices-workbook/workbook/grader/internal/workspace"
+)
+
+// TestBatchGradesAClass grades, with the batch subcommand, a directory holding a correct
+// checkout, a starter, a tampered one (it steals the verdict channel's key), one whose HTTP
+// client hangs and one that does not compile. The batch finishes, and each gradebook row says
+// what that checkout earned.
+func TestBatchGradesAClass(t *testing.T) {
+	t.Parallel()
+	class := t.TempDir()
+	newCheckout := func(student string) string {
+		dir := filepath.Join(class, student)
+		for _, f := range []string{"go.mod", "go.sum"} {
+			data, err := os.ReadFile(filepath.Join(root(t), f))
+			require.NoError(t, err)
+			writeFile(t, dir, f, string(data))
+		}
+		require.NoError(t, workspace.Copy(filepath.Join(dir, "ex07-breaker"), filepath.Join(root(t), "ex07-breaker"), workspace.Limits{}))
+		return dir
+	}
+	solveEx07 := func(dir string) {
+		for _, f := range []string{"breaker.go", "client.go", "metrics.go", "student_test.go"} {
+			data, err := os.ReadFile(filepath.Join(root(t), "solutions", "ex07-breaker", f))
+			require.NoError(t, err)
+			writeFile(t, dir, "ex07-breaker/"+f, string(data))
+		}
+	}
+	crash := map[string]mutant.Mutant{}
+	fixtures, err := mutant.Load(os.DirFS(root(t)), "grader/testdata/crash", "ex07-breaker")
+	require.NoError(t, err)
+	for _, m := range fixtures {
+		crash[m.Name] = m
+	}
+	breakWith := func(dir, fixture string) {
+		m, ok := crash[fixture]
+		require.True(t, ok, fixture)
+		p := filepath.Join(dir, "ex07-breaker", m.File)
+		src, err := os.ReadFile(p)
+		require.NoError(t, err)
+		out, err := m.Apply(src)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p, out, 0o644))
+	}
+
+	solveEx07(newCheckout("correct"))
+	newCheckout("starter")
+	theft, err := os.ReadFile(filepath.Join("testdata", "hostile", "key-theft", "files", "ex07-breaker", "zz_keytheft.go"))
+	require.NoError(t, err)
+	writeFile(t, newCheckout("tampered"), "ex07-breaker/zz_keytheft.go", string(theft))
+	hanging := newCheckout("hanging")
+	solveEx07(hanging)
+	breakWith(hanging, "hang")
+	broken := newCheckout("broken")
+	solveEx07(broken)
+	breakWith(broken, "build")
+
+	out := filepath.Join(t.TempDir(), "grades")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"batch", "-o", out, "-no-cache", "-test-timeout", "20s", class, "ex07"}, &stdout, &stderr)
+	require.Equal(t, exitOK, code, stderr.String())
+	assert.Contains(t, stderr.String(), "5 checkouts in")
+	assert.Contains(t, stderr.String(), "(5 graded, 0 unchanged, 0 failed)")
+
+	f, err := os.Open(filepath.Join(out, batch.GradebookFile))
+	require.NoError(t, err)
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, 6)
+	book := map[string]map[string]string{}
+	for _, rec := range recs[1:] {
+		row := map[string]string{}
+		for i, h := range recs[0] {
+			row[h] = rec[i]
+		}
+		book[row["student"]] = row
+	}
+	reportOf := func(student string) *report.Report {
+		f, err := os.Open(filepath.Join(out, student+".json"))
+		require.NoError(t, err)
+		defer f.Close()
+		rep, err := report.Read(f)
+		require.NoError(t, err)
+		return rep
+	}
+
+	const points = "ex07 (of 8)"
+	for student, want := range map[string]struct{ points, total, tampered, review string }{
+		// The model suite of student_test.go is graded too: full marks.
+		"correct":  {"8", "16", "", ""},
+		"starter":  {"0", "4", "", ""},
+		"tampered": {"0", "4", "ex07", "ex07"},
+		// Everything but the HTTP client (weight 1), whose test runs out of time.
+		"hanging": {"7", "", "", ""},
+		"broken":  {"0", "4", "", ""},
+	} {
+		t.Run(student, func(t *testing.T) {
+			row := book[student]
+			require.NotNil(t, row, "a row for %s", student)
+			assert.Equal(t, batch.Graded, row["status"])
+			assert.Equal(t, want.points, row[points], "points")
+			if want.total != "" {
+				assert.Equal(t, want.total, row["total"], "total")
+			}
+			assert.Equal(t, "16", row["max"])
+			assert.Equal(t, want.tampered, row["tampered"])
+			assert.Equal(t, want.review, row["needs_review"])
+			assert.Equal(t, student+".md", row["report"])
+			assert.FileExists(t, filepath.Join(out, student+".md"))
+		})
+	}
+	hang := reportOf("hanging").Exercises[0]
+	assert.Equal(t, report.Timeout, statuses(hang)["ex07.http-client"], describe(hang))
+	assert.Equal(t, "failed", reportOf("broken").Exercises[0].Build)
+}
