@@ -129,3 +129,32 @@ func TestBatchGradesAClass(t *testing.T) {
 	assert.Equal(t, report.Timeout, statuses(hang)["ex07.http-client"], describe(hang))
 	assert.Equal(t, "failed", reportOf("broken").Exercises[0].Build)
 }
+
+func TestBatchUsage(t *testing.T) {
+	class := t.TempDir()
+	writeFile(t, class, "ada/go.mod", "module x\n")
+	roster := filepath.Join(t.TempDir(), "roster.csv")
+	writeFile(t, filepath.Dir(roster), "roster.csv", "name,repo\nada,ada\n")
+	cases := []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"nothing to grade", nil, "name the directory of checkouts"},
+		{"no checkouts there", []string{t.TempDir()}, "no directory of"},
+		{"a roster without the columns", []string{roster}, "must name the columns student and dir"},
+		{"a missing directory", []string{filepath.Join(class, "nope")}, "no such file"},
+		{"an unknown exercise", []string{class, "ex99"}, `unknown exercise "ex99"`},
+		{"json as the readable format", []string{"-format", "json", class}, "but json (always written)"},
+		{"no checkouts at once", []string{"-j", "0", class}, "-j must be at least 1"},
+		{"no time", []string{"-checkout-timeout", "0s", class}, "-checkout-timeout must be positive"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"batch", "-o", t.TempDir()}, tc.args...), &stdout, &stderr)
+			assert.Equal(t, exitUsage, code)
+			assert.Contains(t, stderr.String(), tc.says)
+		})
+	}
+}
