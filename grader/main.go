@@ -4,10 +4,13 @@
 // Usage:
 //
 //	go run ./grader [flags] [exNN | exNN.criterion ...]
+//	go run ./grader export -o DIR -grader-ref TAG [flags]
+//	go run ./grader batch [flags] CHECKOUTS-DIR|ROSTER.csv [exNN ...]
 //
 // With no exercise named it grades every exercise; a criterion id grades just that criterion. It grades with its own pristine copies of the
 // test files; run it from a trusted copy (for example a tagged version of the module) to make it
-// tamper-proof.
+// tamper-proof. export writes the student edition of the workbook (package export); batch
+// grades a class of checkouts into a gradebook (package batch).
 //
 // Exit status: 0 when it graded, whatever the score; 1 when -min-score is set and the score is
 // lower; 2 on a usage error; 3 when grading itself failed.
