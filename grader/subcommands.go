@@ -142,6 +142,11 @@ func runBatch(ctx context.Context, wd string, args []string, stdout, stderr io.W
 		fmt.Fprintf(stderr, "grader: %v\n", err)
 		return exitUsage
 	}
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintf(stderr, "grader: the batch was stopped (%v); %s has what was graded: run it again to grade the rest\n",
+			context.Cause(ctx), filepath.Join(opts.Out, batch.GradebookFile))
+		return exitFailed
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "grader: batch: %v\n", err)
 		return exitFailed

@@ -174,10 +174,11 @@ func Run(ctx context.Context, opts Options) ([]Row, error) {
 	if ferr != nil {
 		return rows, ferr
 	}
-	if err := context.Cause(ctx); err != nil {
+	// A stopped batch still writes what it graded: run again, it grades only the rest.
+	if err := writeGradebookFile(filepath.Join(opts.Out, GradebookFile), rows, opts.Grade); err != nil {
 		return rows, err
 	}
-	return rows, writeGradebookFile(filepath.Join(opts.Out, GradebookFile), rows, opts.Grade)
+	return rows, context.Cause(ctx)
 }
 
 // GradebookFile is the gradebook's file name in Options.Out.

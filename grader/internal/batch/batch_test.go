@@ -181,9 +181,13 @@ func TestNoSandboxStopsTheBatch(t *testing.T) {
 		calls.Add(1)
 		return nil, fmt.Errorf("%w: bwrap: no user namespaces", grade.ErrNoSandbox)
 	}
-	_, err := Run(context.Background(), Options{Checkouts: cos, Out: t.TempDir(), GradeFunc: fake, Jobs: 1})
+	out := t.TempDir()
+	_, err := Run(context.Background(), Options{Checkouts: cos, Out: out, GradeFunc: fake, Jobs: 1})
 	require.ErrorIs(t, err, grade.ErrNoSandbox)
 	assert.EqualValues(t, 1, calls.Load())
+	_, book := readGradebook(t, out)
+	assert.Len(t, book, 6, "a stopped batch still writes its gradebook")
+	assert.Equal(t, "not graded: the batch was stopped", book["s5"]["note"])
 }
 
 // TestRunSharesTheCores checks the default parallelism: Jobs checkouts at once, each graded
