@@ -148,6 +148,7 @@ func TestBatchUsage(t *testing.T) {
 		{"json as the readable format", []string{"-format", "json", class}, "but json (always written)"},
 		{"no checkouts at once", []string{"-j", "0", class}, "-j must be at least 1"},
 		{"no time", []string{"-checkout-timeout", "0s", class}, "-checkout-timeout must be positive"},
+		{"an unknown sandbox", []string{"-sandbox", "chroot", class}, `unknown -sandbox "chroot"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

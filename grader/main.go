@@ -36,6 +36,7 @@ import (
 	"github.com/microservices-workbook/workbook/grader/internal/cache"
 	"github.com/microservices-workbook/workbook/grader/internal/grade"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
+	"github.com/microservices-workbook/workbook/grader/internal/sandbox"
 )
 
 // The exit statuses.
@@ -74,6 +75,7 @@ type gradingFlags struct {
 	noRace, noCache, unsandboxed bool
 	exLimit, tLimit              time.Duration
 	count, memory                int
+	isolate                      string
 }
 
 func (g *gradingFlags) register(fs *flag.FlagSet) {
@@ -84,6 +86,7 @@ func (g *gradingFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.count, "count", 0, "with 1, as -no-cache (go test's spelling)")
 	fs.IntVar(&g.memory, "memory", 4096, "most memory, in `MiB`, that one run of an exercise's tests may use")
 	fs.BoolVar(&g.unsandboxed, "unsandboxed", false, "with -dir, grade even where no sandbox is available (the checkout's code then runs as you)")
+	fs.StringVar(&g.isolate, "sandbox", "auto", "how the exercises' code runs: auto (bubblewrap where it works), bubblewrap, or none (as you; with -dir only with -unsandboxed)")
 }
 
 // apply checks the flags and sets them in opts.
@@ -95,6 +98,13 @@ func (g *gradingFlags) apply(opts *grade.Options) error {
 		return usageError{"-memory must be at least 64 (MiB)"}
 	}
 	opts.Limits.Memory = int64(g.memory) << 20
+	switch g.isolate {
+	case "auto":
+	case string(sandbox.Bubblewrap), string(sandbox.None):
+		opts.Sandbox = sandbox.Kind(g.isolate)
+	default:
+		return usageError{fmt.Sprintf("unknown -sandbox %q: want auto, bubblewrap or none", g.isolate)}
+	}
 	if !g.noCache && g.count != 1 {
 		if d, err := cache.DefaultDir(); err == nil {
 			opts.CacheDir = d
