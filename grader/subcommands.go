@@ -156,8 +156,12 @@ func runBatch(ctx context.Context, wd string, args []string, stdout, stderr io.W
 		for _, r := range rows {
 			counts[r.Status]++
 		}
-		fmt.Fprintf(stderr, "grader: %d checkouts in %s (%d graded, %d unchanged, %d failed): %s\n",
-			len(rows), time.Since(start).Round(time.Second), counts[batch.Graded], counts[batch.Unchanged], counts[batch.Failed],
+		noun := "checkouts"
+		if len(rows) == 1 {
+			noun = "checkout"
+		}
+		fmt.Fprintf(stderr, "grader: %d %s in %s (%d graded, %d unchanged, %d failed): %s\n",
+			len(rows), noun, time.Since(start).Round(time.Second), counts[batch.Graded], counts[batch.Unchanged], counts[batch.Failed],
 			filepath.Join(opts.Out, batch.GradebookFile))
 	}
 	return exitOK
