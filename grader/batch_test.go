@@ -19,8 +19,8 @@ import (
 
 // TestBatchGradesAClass grades, with the batch subcommand, a directory holding a correct
 // checkout, a starter, a tampered one (it steals the verdict channel's key), one whose HTTP
-// client hangs and one that does not compile. The batch finishes, and each gradebook row says
-// what that checkout earned.
+// client hangs, one whose HTTP client panics, one that floods its output and one that does not
+// compile. The batch finishes, and each gradebook row says what that checkout earned.
 func TestBatchGradesAClass(t *testing.T) {
 	t.Parallel()
 	class := t.TempDir()
@@ -66,6 +66,14 @@ func TestBatchGradesAClass(t *testing.T) {
 	hanging := newCheckout("hanging")
 	solveEx07(hanging)
 	breakWith(hanging, "hang")
+	crashing := newCheckout("crashing")
+	solveEx07(crashing)
+	breakWith(crashing, "panic")
+	flood, err := os.ReadFile(filepath.Join("testdata", "hostile", "flood", "files", "ex07-breaker", "zz_flood.go"))
+	require.NoError(t, err)
+	flooding := newCheckout("flooding")
+	solveEx07(flooding)
+	writeFile(t, flooding, "ex07-breaker/zz_flood.go", string(flood))
 	broken := newCheckout("broken")
 	solveEx07(broken)
 	breakWith(broken, "build")
@@ -74,15 +82,15 @@ func TestBatchGradesAClass(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"batch", "-o", out, "-no-cache", "-test-timeout", "20s", class, "ex07"}, &stdout, &stderr)
 	require.Equal(t, exitOK, code, stderr.String())
-	assert.Contains(t, stderr.String(), "5 checkouts in")
-	assert.Contains(t, stderr.String(), "(5 graded, 0 unchanged, 0 failed)")
+	assert.Contains(t, stderr.String(), "7 checkouts in")
+	assert.Contains(t, stderr.String(), "(7 graded, 0 unchanged, 0 failed)")
 
 	f, err := os.Open(filepath.Join(out, batch.GradebookFile))
 	require.NoError(t, err)
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()
 	require.NoError(t, err)
-	require.Len(t, recs, 6)
+	require.Len(t, recs, 8)
 	book := map[string]map[string]string{}
 	for _, rec := range recs[1:] {
 		row := map[string]string{}
@@ -107,8 +115,11 @@ func TestBatchGradesAClass(t *testing.T) {
 		"starter":  {"0", "4", "", ""},
 		"tampered": {"0", "4", "ex07", "ex07"},
 		// Everything but the HTTP client (weight 1), whose test runs out of time.
-		"hanging": {"7", "", "", ""},
-		"broken":  {"0", "4", "", ""},
+		"hanging":  {"7", "", "", ""},
+		"crashing": {"7", "", "", ""},
+		// Its output is cut short, and it is graded on.
+		"flooding": {"8", "", "", ""},
+		"broken":   {"0", "4", "", ""},
 	} {
 		t.Run(student, func(t *testing.T) {
 			row := book[student]
@@ -127,6 +138,13 @@ func TestBatchGradesAClass(t *testing.T) {
 	}
 	hang := reportOf("hanging").Exercises[0]
 	assert.Equal(t, report.Timeout, statuses(hang)["ex07.http-client"], describe(hang))
+	crashed := reportOf("crashing").Exercises[0]
+	assert.NotEqual(t, report.Met, statuses(crashed)["ex07.http-client"], describe(crashed))
+	for _, name := range []string{"flooding.json", "flooding.md"} {
+		info, err := os.Stat(filepath.Join(out, name))
+		require.NoError(t, err)
+		assert.Less(t, info.Size(), int64(2_000_000), "%s keeps a bounded part of a quarter of a gigabyte of output", name)
+	}
 	assert.Equal(t, "failed", reportOf("broken").Exercises[0].Build)
 }
 
