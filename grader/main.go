@@ -4,10 +4,14 @@
 // Usage:
 //
 //	go run ./grader [flags] [exNN | exNN.criterion ...]
+//	go run ./grader export -o DIR -grader-ref TAG [flags]
+//	go run ./grader batch [flags] CHECKOUTS-DIR|ROSTER.csv [exNN ...]
 //
-// With no exercise named it grades every exercise; a criterion id grades just that criterion. It grades with its own pristine copies of the
-// test files; run it from a trusted copy (for example a tagged version of the module) to make it
-// tamper-proof.
+// With no exercise named it grades every exercise; a criterion id grades just that criterion.
+// It grades with its own pristine copies of the test files; run it from a trusted copy (for
+// example a tagged version of the module) to make it tamper-proof. export writes the student
+// edition of the workbook (package export); batch grades a class of checkouts into a gradebook
+// (package batch).
 //
 // Exit status: 0 when it graded, whatever the score; 1 when -min-score is set and the score is
 // lower; 2 on a usage error; 3 when grading itself failed.
@@ -61,11 +65,72 @@ type config struct {
 	opts     grade.Options
 	format   report.Format
 	out      string
+	from     string
 	minScore int
 	quiet    bool
 	verbose  bool
 	lang     i18n.Lang
 	watch    bool
+}
+
+// gradingFlags are the flags that set how checkouts are graded, shared by grading one
+// checkout and by the batch.
+type gradingFlags struct {
+	noRace, noCache, unsandboxed bool
+	exLimit, tLimit              time.Duration
+	count, memory                int
+	isolate                      string
+}
+
+func (g *gradingFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&g.noRace, "no-race", false, "run the tests without the race detector (the race check is then unmet)")
+	fs.DurationVar(&g.exLimit, "timeout", 10*time.Minute, "time limit for each exercise, builds included")
+	fs.DurationVar(&g.tLimit, "test-timeout", 2*time.Minute, "time limit for one run of an exercise's tests (go test -timeout)")
+	fs.BoolVar(&g.noCache, "no-cache", false, "grade every exercise again, even those whose inputs have not changed")
+	fs.IntVar(&g.count, "count", 0, "with 1, as -no-cache (go test's spelling)")
+	fs.IntVar(&g.memory, "memory", 4096, "most memory, in `MiB`, that one run of an exercise's tests may use")
+	fs.BoolVar(&g.unsandboxed, "unsandboxed", false, "with -dir, grade even where no sandbox is available (the checkout's code then runs as you)")
+	fs.StringVar(&g.isolate, "sandbox", "auto", "how the exercises' code runs: auto (bubblewrap where it works), bubblewrap, or none (as you; with -dir only with -unsandboxed)")
+}
+
+// apply checks the flags and sets them in opts.
+func (g *gradingFlags) apply(opts *grade.Options) error {
+	if g.exLimit <= 0 || g.tLimit <= 0 {
+		return usagef("-timeout and -test-timeout must be positive")
+	}
+	if g.memory < 64 {
+		return usagef("-memory must be at least 64 (MiB)")
+	}
+	opts.Limits.Memory = int64(g.memory) << 20
+	switch g.isolate {
+	case "auto":
+	case string(sandbox.Bubblewrap), string(sandbox.None):
+		opts.Sandbox = sandbox.Kind(g.isolate)
+	default:
+		return usagef("unknown -sandbox %q: want auto, bubblewrap or none", g.isolate)
+	}
+	if !g.noCache && g.count != 1 {
+		if d, err := cache.DefaultDir(); err == nil {
+			opts.CacheDir = d
+		}
+	}
+	opts.NoRace = g.noRace
+	opts.Unsandboxed = g.unsandboxed
+	opts.ExerciseTimeout = g.exLimit
+	opts.TestTimeout = g.tLimit
+	return nil
+}
+
+// parseFlags parses args with fs (the subcommands' flags, in English), telling a usage error
+// from a request for help.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
 }
 
 func parse(wd string, args []string, stderr io.Writer) (*config, error) {
@@ -74,28 +139,23 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(io.Discard)
 	var (
 		cfg      = config{lang: langOf(args, os.Getenv)}
+		gf       gradingFlags
 		lang     = fs.String("lang", "", "`language` of the report and messages: en or es (default: es when LC_ALL, LC_MESSAGES or LANG starts with es)")
 		dir      = fs.String("dir", "", "grade the checkout at `DIR` (default: the workbook containing the current directory)")
-		format   = fs.String("format", "text", "report `format`: text, json, markdown or junit")
-		noRace   = fs.Bool("no-race", false, "run the tests without the race detector (the race check is then unmet)")
-		exLimit  = fs.Duration("timeout", 10*time.Minute, "time limit for each exercise, builds included")
-		tLimit   = fs.Duration("test-timeout", 2*time.Minute, "time limit for one run of an exercise's tests (go test -timeout)")
-		noCache  = fs.Bool("no-cache", false, "grade every exercise again, even those whose inputs have not changed")
-		count    = fs.Int("count", 0, "with 1, as -no-cache (go test's spelling)")
+		format   = fs.String("format", "text", "report `format`: text, json, markdown, junit, classroom or gradescope")
 		reviewed = fs.String("reviewed", "", "comma-separated `exercises` whose review findings you have checked and accept")
-		memory   = fs.Int("memory", 4096, "most memory, in `MiB`, that one run of an exercise's tests may use")
-		isolate  = fs.String("sandbox", "auto", "how the exercises' code runs: auto (bubblewrap where it works), bubblewrap, or none (as you; with -dir only with -unsandboxed)")
 	)
+	gf.register(fs)
 	fs.BoolVar(&cfg.opts.Solutions, "solutions", false, "grade the reference solutions in solutions/ instead of the exercises")
 	fs.StringVar(&cfg.out, "o", "", "write the report to `FILE` instead of standard output")
+	fs.StringVar(&cfg.from, "from", "", "do not grade: render the JSON report in `FILE` (written earlier with -format json)")
 	fs.IntVar(&cfg.minScore, "min-score", 0, "exit with status 1 when the score is lower than `N` (out of the report's max_score)")
 	fs.BoolVar(&cfg.quiet, "q", false, "do not print progress on standard error")
 	fs.BoolVar(&cfg.verbose, "v", false, "also print how long each build and run took")
-	fs.BoolVar(&cfg.opts.Unsandboxed, "unsandboxed", false, "with -dir, grade even where no sandbox is available (the checkout's code then runs as you)")
 	fs.IntVar(&cfg.opts.Parallel, "p", runtime.NumCPU(), "grade up to `N` exercises, builds and runs at once")
 	fs.BoolVar(&cfg.watch, "watch", false, "grade once, then again on every saved change in the exercises, until Ctrl-C")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), i18n.S(cfg.lang, "usage: go run ./grader [flags] [exNN | exNN.criterion ...]\n\nGrades the workbook's exercises (all when none is named) and scores them on the 24-point rubric.\n\nflags:\n"))
+		fmt.Fprint(fs.Output(), i18n.S(cfg.lang, "usage: go run ./grader [flags] [exNN | exNN.criterion ...]\n       go run ./grader export -o DIR -grader-ref REF [flags]\n       go run ./grader batch [flags] CHECKOUTS-DIR|ROSTER.csv [exNN ...]\n\nGrades the workbook's exercises (all when none is named) and scores them on the 24-point rubric.\nexport writes the student edition; batch grades a class (see -h of each).\n\nflags:\n"))
 		printDefaults(fs, cfg.lang)
 	}
 	localizeFlags(fs, cfg.lang)
@@ -114,12 +174,17 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 		}
 		cfg.lang = l
 	}
+	for _, a := range fs.Args() {
+		if a == "export" || a == "batch" {
+			return nil, usagef("%s is a subcommand: put it first (go run ./grader %s …)", a, a)
+		}
+	}
 	cfg.format = report.Format(*format)
 	if !slices.Contains(report.Formats(), cfg.format) {
-		return nil, usagef("unknown -format %q: want text, json, markdown or junit", *format)
+		return nil, usagef("unknown -format %q: want %s", *format, formatList())
 	}
-	if *exLimit <= 0 || *tLimit <= 0 {
-		return nil, usagef("-timeout and -test-timeout must be positive")
+	if err := gf.apply(&cfg.opts); err != nil {
+		return nil, err
 	}
 	if cfg.minScore < 0 {
 		return nil, usagef("-min-score must not be negative")
@@ -127,16 +192,11 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	if cfg.opts.Parallel < 1 {
 		return nil, usagef("-p must be at least 1")
 	}
-	if *memory < 64 {
-		return nil, usagef("-memory must be at least 64 (MiB)")
-	}
-	cfg.opts.Limits.Memory = int64(*memory) << 20
-	switch *isolate {
-	case "auto":
-	case string(sandbox.Bubblewrap), string(sandbox.None):
-		cfg.opts.Sandbox = sandbox.Kind(*isolate)
-	default:
-		return nil, usagef("unknown -sandbox %q: want auto, bubblewrap or none", *isolate)
+	if cfg.from != "" {
+		if *dir != "" || cfg.opts.Solutions || fs.NArg() > 0 || cfg.watch {
+			return nil, usagef("-from renders a report graded earlier: it takes no -dir, -solutions, -watch or exercises")
+		}
+		return &cfg, nil
 	}
 	root, err := findRoot(wd, *dir)
 	if err != nil {
@@ -148,15 +208,7 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	if *reviewed != "" {
 		cfg.opts.Reviewed = strings.Split(*reviewed, ",")
 	}
-	if !*noCache && *count != 1 {
-		if d, err := cache.DefaultDir(); err == nil {
-			cfg.opts.CacheDir = d
-		}
-	}
 	cfg.opts.Exercises = fs.Args()
-	cfg.opts.NoRace = *noRace
-	cfg.opts.ExerciseTimeout = *exLimit
-	cfg.opts.TestTimeout = *tLimit
 	return &cfg, nil
 }
 
@@ -166,6 +218,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runIn runs the command as if started in the directory wd (the process's own when empty).
 func runIn(ctx context.Context, wd string, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "export":
+			return runExport(ctx, wd, args[1:], stdout, stderr)
+		case "batch":
+			return runBatch(ctx, wd, args[1:], stdout, stderr)
+		}
+	}
 	cfg, err := parse(wd, args, stderr)
 	lang := langOf(args, os.Getenv)
 	if cfg != nil {
@@ -193,11 +253,17 @@ func runIn(ctx context.Context, wd string, args []string, stdout, stderr io.Writ
 	if cfg.watch {
 		return runWatch(ctx, cfg, stdout, stderr)
 	}
-	stopProgress := showProgress(ctx, cfg, stderr)
 
-	rep, err := grade.Grade(ctx, cfg.opts)
-	stopProgress()
-	if errors.Is(err, grade.ErrUnknownExercise) || errors.Is(err, grade.ErrNoSandbox) {
+	var rep *report.Report
+	if cfg.from != "" {
+		rep, err = readReport(cfg.from)
+	} else {
+		stopProgress := showProgress(ctx, cfg, stderr)
+		rep, err = grade.Grade(ctx, cfg.opts)
+		stopProgress()
+	}
+	if errors.Is(err, grade.ErrUnknownExercise) || errors.Is(err, grade.ErrNoSandbox) || errors.Is(err, grade.ErrNoSolutions) ||
+		errors.Is(err, report.ErrVersion) {
 		fmt.Fprint(stderr, i18n.S(lang, "grader: %s\n", i18n.Message(err, lang)))
 		return exitUsage
 	}
@@ -230,6 +296,46 @@ func write(rep *report.Report, cfg *config, stdout io.Writer) (err error) {
 		return err
 	}
 	return w.Flush()
+}
+
+// parseFailure reports a failure to parse a subcommand's command line and its exit status;
+// done is false when there was none. The subcommands are the instructor's: they speak English.
+func parseFailure(err error, sub string, stderr io.Writer) (code int, done bool) {
+	var uerr usageError
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, true
+	case errors.As(err, &uerr) || errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "grader: %s\nRun 'go run ./grader %s -h' for usage.\n", err.Error(), sub)
+		return exitUsage, true
+	}
+	fmt.Fprintf(stderr, "grader: %v\n", err)
+	return exitFailed, true
+}
+
+// readReport reads a JSON report written earlier.
+func readReport(name string) (*report.Report, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rep, err := report.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return rep, nil
+}
+
+// formatList names the report formats for messages.
+func formatList() string {
+	var names []string
+	for _, f := range report.Formats() {
+		names = append(names, string(f))
+	}
+	return strings.Join(names, ", ")
 }
 
 // modulePath is the workbook's module path; findRoot looks for a go.mod that declares it.

@@ -93,6 +93,9 @@ func TestUsage(t *testing.T) {
 		{"no checkout", []string{"-dir", t.TempDir()}, exitUsage, "no go.mod there"},
 		{"bad timeout", []string{"-timeout", "0s"}, exitUsage, "must be positive"},
 		{"bad parallelism", []string{"-p", "0"}, exitUsage, "-p must be at least 1"},
+		{"-from with a checkout", []string{"-from", "grade.json", "-dir", root(t)}, exitUsage, "-from renders a report graded earlier"},
+		{"-from of another version", []string{"-from", oldReport(t)}, exitUsage, "the report is of another schema version"},
+		{"a subcommand after a flag", []string{"-q", "batch"}, exitUsage, "put it first"},
 		{"bad sandbox", []string{"-sandbox", "chroot"}, exitUsage, `unknown -sandbox "chroot"`},
 		{"trusted without a sandbox", []string{"-dir", root(t), "-sandbox", "none", "ex07"}, exitUsage, "refusing to run a checkout's code without a sandbox"},
 	}
@@ -104,6 +107,14 @@ func TestUsage(t *testing.T) {
 			assert.Contains(t, stderr.String(), tc.says)
 		})
 	}
+}
+
+// oldReport writes a JSON report of an earlier schema version and returns its file.
+func oldReport(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "old.json")
+	require.NoError(t, os.WriteFile(p, []byte(`{"version": 1, "score": 3, "max_score": 24}`), 0o644))
+	return p
 }
 
 func TestMinScore(t *testing.T) {

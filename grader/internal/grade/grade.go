@@ -55,8 +55,10 @@ type Options struct {
 	// embedded one.
 	Pristine *pristine.Set
 	// Reference holds the reference solutions and the mutants (paths from the module root),
-	// for grading the student's own tests. Default: the embedded one; NoReference leaves it
-	// out, and those criteria are then not verified.
+	// for grading the student's own tests. Default: the one the workbook embeds
+	// (workbook.Reference), which a student edition of the workbook does not have. Without a
+	// reference (none embedded, or NoReference), the criteria graded on the student's own
+	// tests are reported as not verified, and the report says why in a note.
 	Reference   fs.FS
 	NoReference bool
 	// Trusted says the checkout is someone else's and hostile: grading then refuses to run
@@ -119,6 +121,17 @@ var ErrUnknownExercise = errors.New("unknown exercise")
 // ErrNoSandbox is returned when a trusted grading cannot sandbox student code.
 var ErrNoSandbox = errors.New("refusing to run a checkout's code without a sandbox")
 
+// ErrNoSolutions is returned when the reference solutions are asked for (Options.Solutions)
+// and the checkout has none, as a student edition of the workbook does not.
+var ErrNoSolutions = errors.New("no reference solutions")
+
+// NoReferenceNote is the report's note when the grader carries no reference solutions.
+const NoReferenceNote = "this grader carries no reference solutions (a student edition of the workbook): " +
+	"the criteria graded on your own tests are not verified here; a trusted grader verifies them"
+
+// noReferenceNote is NoReferenceNote in both languages.
+var noReferenceNote = i18n.T(NoReferenceNote)
+
 // The code-quality checks measured for each exercise.
 const (
 	CheckGofmt = "gofmt"
@@ -144,6 +157,11 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 	}
 	if _, err := os.Stat(opts.Root); err != nil {
 		return nil, fmt.Errorf("%s: %w", opts.Root, err)
+	}
+	if opts.Solutions {
+		if info, err := os.Stat(filepath.Join(opts.Root, "solutions")); err != nil || !info.IsDir() {
+			return nil, i18n.Errorf(ErrNoSolutions, "this checkout has no solutions/ directory: a student edition of the workbook does not carry the reference solutions")
+		}
 	}
 
 	tmp, err := os.MkdirTemp("", "workbook-grade-")
@@ -184,6 +202,9 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 	}
 	for _, n := range moduleNotes(opts) {
 		rep.Note(n)
+	}
+	if opts.Reference == nil && slices.ContainsFunc(selected, hasStudentTests) {
+		rep.Note(noReferenceNote)
 	}
 
 	goMod, err := fs.ReadFile(opts.Pristine.Files, "go.mod")
@@ -309,11 +330,12 @@ func (o *Options) defaults() error {
 		}
 		o.Pristine = set
 	}
-	if o.Reference == nil && !o.NoReference {
-		o.Reference = workbook.Reference()
-	}
-	if o.NoReference {
+	switch {
+	case o.NoReference:
 		o.Reference = nil
+	case o.Reference == nil:
+		// nil in a student edition: its reference.go embeds nothing.
+		o.Reference = workbook.Reference()
 	}
 	root, err := filepath.Abs(o.Root)
 	if err != nil {

@@ -1,8 +1,10 @@
-// Package report holds the grader's report and renders it as text, JSON, Markdown or JUnit XML.
+// Package report holds the grader's report and renders it as text, JSON, Markdown, JUnit XML,
+// a GitHub Classroom autograding result or Gradescope's results.json.
 package report
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -197,10 +199,14 @@ const (
 	JSON     Format = "json"
 	Markdown Format = "markdown"
 	JUnit    Format = "junit"
+	// Classroom is GitHub Classroom's autograding result: base64 of its JSON, on one line.
+	Classroom Format = "classroom"
+	// Gradescope is a Gradescope autograder's results.json.
+	Gradescope Format = "gradescope"
 )
 
 // Formats lists the output formats.
-func Formats() []Format { return []Format{Text, JSON, Markdown, JUnit} }
+func Formats() []Format { return []Format{Text, JSON, Markdown, JUnit, Classroom, Gradescope} }
 
 // Write renders r to w in format f, in English.
 func Write(w io.Writer, r *Report, f Format) error { return WriteIn(w, r, f, i18n.English) }
@@ -219,6 +225,26 @@ func WriteIn(w io.Writer, r *Report, f Format, l i18n.Lang) error {
 		return writeMarkdown(w, r, l)
 	case JUnit:
 		return writeJUnit(w, r)
+	case Classroom:
+		return writeClassroom(w, r)
+	case Gradescope:
+		return writeGradescope(w, r)
 	}
 	return fmt.Errorf("unknown format %q", f)
+}
+
+// ErrVersion is returned by Read for a report of another schema version.
+var ErrVersion = errors.New("the report is of another schema version")
+
+// Read decodes a JSON report, as Write wrote it in format JSON. A report of another schema
+// version is refused (ErrVersion): its fields may mean something else.
+func Read(r io.Reader) (*Report, error) {
+	var rep Report
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return nil, fmt.Errorf("reading a JSON report: %w", err)
+	}
+	if rep.Version != Version {
+		return nil, fmt.Errorf("%w: version %d, this grader reads version %d", ErrVersion, rep.Version, Version)
+	}
+	return &rep, nil
 }
