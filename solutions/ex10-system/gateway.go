@@ -93,7 +93,7 @@ func startGateway(ctx context.Context, cfg Config, registry ServiceRegistry, tp 
 	})
 	mux.HandleFunc("GET /ready", gw.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	mux.Handle("/", otelhttp.NewHandler(observe(GatewayService, GatewayService, logger, metrics, routes), GatewayService,
+	mux.Handle("/", otelhttp.NewHandler(observe(GatewayService, logger, metrics, routes), GatewayService,
 		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagator)))
 	gw.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	gw.served = make(chan error, 1)

@@ -131,7 +131,7 @@ func startInstance(ctx context.Context, d instanceDeps) (_ *instance, err error)
 	})
 	mux.HandleFunc("GET /ready", in.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	mux.Handle("/", otelhttp.NewHandler(observe(d.service, d.id, d.logger, metrics, api), d.service,
+	mux.Handle("/", otelhttp.NewHandler(observe(d.service, d.logger, metrics, api), d.service,
 		otelhttp.WithTracerProvider(d.tracer), otelhttp.WithPropagators(e.propagator)))
 	in.server = &http.Server{Handler: named(d.id, mux), ReadHeaderTimeout: 5 * time.Second}
 	in.served = make(chan error, 1)
@@ -256,7 +256,7 @@ func newHTTPMetrics(reg prometheus.Registerer, service string) httpMetrics {
 
 // observe serves next and then records the request: its metrics, the span's name and route,
 // and one log line (inside the span, so that it carries the trace id).
-func observe(service, id string, logger *slog.Logger, reg prometheus.Registerer, next http.Handler) http.Handler {
+func observe(service string, logger *slog.Logger, reg prometheus.Registerer, next http.Handler) http.Handler {
 	m := newHTTPMetrics(reg, service)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

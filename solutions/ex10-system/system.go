@@ -202,17 +202,9 @@ func (s *System) startNATS() error {
 		}
 		dir, s.tempDir = tmp, tmp
 	}
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: dir,
-		NoLog: true, NoSigs: true,
-	})
+	ns, err := startEmbeddedNATS(dir)
 	if err != nil {
-		return fmt.Errorf("embedded NATS: %w", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		return errors.New("embedded NATS: not ready within 10s")
+		return err
 	}
 	s.natsServer, s.natsURL = ns, ns.ClientURL()
 	return nil
@@ -369,4 +361,23 @@ func Run(ctx context.Context, cfg Config, started func(*System)) error {
 	}
 	sys.logger.InfoContext(sctx, "stopped")
 	return nil
+}
+
+// startEmbeddedNATS starts a NATS server with JetStream on a free loopback port, its store in
+// dir, and waits until it takes connections. Stop it with Shutdown, then WaitForShutdown.
+// (Given.)
+func startEmbeddedNATS(dir string) (*server.Server, error) {
+	ns, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: dir,
+		NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded NATS: not ready within 10s")
+	}
+	return ns, nil
 }
