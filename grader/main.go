@@ -33,6 +33,7 @@ import (
 	"github.com/microservices-workbook/workbook/grader/internal/cache"
 	"github.com/microservices-workbook/workbook/grader/internal/grade"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
+	"github.com/microservices-workbook/workbook/grader/internal/sandbox"
 )
 
 // The exit statuses.
@@ -78,6 +79,7 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 		count    = fs.Int("count", 0, "with 1, as -no-cache (go test's spelling)")
 		reviewed = fs.String("reviewed", "", "comma-separated `exercises` whose review findings you have checked and accept")
 		memory   = fs.Int("memory", 4096, "most memory, in `MiB`, that one run of an exercise's tests may use")
+		isolate  = fs.String("sandbox", "auto", "how the exercises' code runs: auto (bubblewrap where it works), bubblewrap, or none (as you; with -dir only with -unsandboxed)")
 	)
 	fs.BoolVar(&cfg.opts.Solutions, "solutions", false, "grade the reference solutions in solutions/ instead of the exercises")
 	fs.StringVar(&cfg.out, "o", "", "write the report to `FILE` instead of standard output")
@@ -113,6 +115,13 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 		return nil, usageError{"-memory must be at least 64 (MiB)"}
 	}
 	cfg.opts.Limits.Memory = int64(*memory) << 20
+	switch *isolate {
+	case "auto":
+	case string(sandbox.Bubblewrap), string(sandbox.None):
+		cfg.opts.Sandbox = sandbox.Kind(*isolate)
+	default:
+		return nil, usageError{fmt.Sprintf("unknown -sandbox %q: want auto, bubblewrap or none", *isolate)}
+	}
 	root, err := findRoot(wd, *dir)
 	if err != nil {
 		return nil, err

@@ -93,6 +93,8 @@ func TestUsage(t *testing.T) {
 		{"no checkout", []string{"-dir", t.TempDir()}, exitUsage, "no go.mod there"},
 		{"bad timeout", []string{"-timeout", "0s"}, exitUsage, "must be positive"},
 		{"bad parallelism", []string{"-p", "0"}, exitUsage, "-p must be at least 1"},
+		{"bad sandbox", []string{"-sandbox", "chroot"}, exitUsage, `unknown -sandbox "chroot"`},
+		{"trusted without a sandbox", []string{"-dir", root(t), "-sandbox", "none", "ex07"}, exitUsage, "refusing to run a checkout's code without a sandbox"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,7 +175,9 @@ func TestTheStudentsFilesNeverCostMarks(t *testing.T) {
 	clean := gradeJSON(t, "-dir", dir, "ex07")
 	require.Len(t, clean.Exercises, 1)
 
-	writeFile(t, dir, "ex07-breaker/zz_scratch_test.go", "package breaker\n\nimport \"testing\"\n\nfunc TestScratch(t *testing.T) { t.Fatal(\"exploring\") }\n")
+	// A scratch test that passes: a failing test of the student's own fails their suite, which
+	// the criteria graded on their tests rightly count (see TestStudentTestSuites).
+	writeFile(t, dir, "ex07-breaker/zz_scratch_test.go", "package breaker\n\nimport \"testing\"\n\nfunc TestScratch(t *testing.T) { t.Log(\"exploring\") }\n")
 	writeFile(t, dir, "ex07-breaker/criteria_test.go", "package breaker\n\nimport \"testing\"\n\nfunc TestStateMachine(t *testing.T) {}\n")
 	for _, mode := range []struct {
 		name string
@@ -201,13 +205,14 @@ func TestTheStudentsFilesNeverCostMarks(t *testing.T) {
 	}
 }
 
-// solve copies the reference solution of an exercise over its starter in the checkout dir,
-// its imports of its own subpackages moved to the exercise's path.
+// solve copies the reference solution of an exercise, its model student_test.go included, over
+// its starter in the checkout dir, its imports of its own subpackages moved to the exercise's
+// path.
 func solve(t *testing.T, dir, exercise string) {
 	t.Helper()
-	code, _, err := workspace.GoFiles(filepath.Join(dir, "solutions", exercise))
+	code, tests, err := workspace.GoFiles(filepath.Join(dir, "solutions", exercise))
 	require.NoError(t, err)
-	for _, f := range code {
+	for _, f := range append(code, tests...) {
 		data, err := os.ReadFile(filepath.Join(dir, "solutions", exercise, f))
 		require.NoError(t, err)
 		src := strings.ReplaceAll(string(data), `"`+modulePath+"/solutions/", `"`+modulePath+"/")

@@ -1,22 +1,35 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	workbook "github.com/microservices-workbook/workbook"
+	"github.com/microservices-workbook/workbook/grader/internal/engine"
+	"github.com/microservices-workbook/workbook/grader/internal/gotest"
 	"github.com/microservices-workbook/workbook/grader/internal/manifest"
 	"github.com/microservices-workbook/workbook/grader/internal/mutant"
+	"github.com/microservices-workbook/workbook/grader/internal/pristine"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
+	"github.com/microservices-workbook/workbook/grader/internal/sandbox"
 	"github.com/microservices-workbook/workbook/grader/internal/workspace"
 )
 
@@ -63,12 +76,11 @@ func gradeMutant(source string, m mutant.Mutant, extra ...string) (*report.Repor
 	return gradeReport(args...)
 }
 
-// mutantWorkers is how many mutants are graded at once. Most of a mutant's time is spent in
-// tests waiting out their bounded waits, not on the CPU, so this is more than the cores.
-const mutantWorkers = 4
-
-// TestMutantsAreCaught grades each mutant of a reference solution and checks that the criteria
-// it names are not met: each criterion test catches a plausible wrong implementation.
+// TestMutantsAreCaught builds each mutant of a reference solution beside the exercise's
+// pristine tests and runs, in the grader's sandbox and through its verdict channel, the tests of
+// the criteria the mutant names: none of them may pass. Each criterion test thereby catches a
+// plausible wrong implementation. An exercise's mutants are built together (one go command for
+// all of them) and run several at once.
 func TestMutantsAreCaught(t *testing.T) {
 	t.Parallel()
 	mutants := loadMutants(t, "mutants")
@@ -88,24 +100,36 @@ func TestMutantsAreCaught(t *testing.T) {
 			selected = append(selected, m)
 		}
 	}
-
-	// Grade concurrently, then check each result in its own subtest.
-	type result struct {
-		rep *report.Report
-		err error
+	ms, err := manifest.Load(workbook.Pristine())
+	require.NoError(t, err)
+	byDir := map[string]*manifest.Manifest{}
+	for _, m := range ms {
+		byDir[m.Dir] = m
 	}
-	results := make([]result, len(selected))
-	source := root(t)
-	sem := make(chan struct{}, mutantWorkers)
+
+	eng := newEngine(t)
+	verdicts := map[string]map[string]gotest.Status{} // by mutant id, by test
+	builds := map[string]*gotest.Build{}
+	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for i, m := range selected {
+	for _, group := range groupMutants(selected) {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			// Only the criteria the mutant must fail are graded: the others do not change
-			// the verdict, and skipping their tests keeps this quick.
-			rep, err := gradeMutant(source, m, m.Fails...)
-			results[i] = result{rep, err}
+			out, err := runMutants(t.Context(), eng, byDir[group[0].Exercise], group)
+			mu.Lock()
+			defer mu.Unlock()
+			if !assert.NoError(t, err, "%s", group[0].Exercise) {
+				return
+			}
+			for _, m := range group {
+				o := out[variantDir(m)]
+				builds[m.ID()] = o.Build
+				verdicts[m.ID()] = map[string]gotest.Status{}
+				if o.Run != nil {
+					for name, r := range o.Run.Results {
+						verdicts[m.ID()][name] = r.Status
+					}
+				}
+			}
 		})
 	}
 	wg.Wait()
@@ -115,16 +139,21 @@ func TestMutantsAreCaught(t *testing.T) {
 	for _, m := range mutants {
 		all[m.Exercise]++
 	}
-	for i, m := range selected {
+	for _, m := range selected {
 		ran[m.Exercise]++
 		t.Run(m.ID(), func(t *testing.T) {
-			require.NoError(t, results[i].err)
-			rep := results[i].rep
-			require.Len(t, rep.Exercises, 1)
-			got := statuses(rep.Exercises[0])
+			b := builds[m.ID()]
+			require.NotNil(t, b)
+			require.False(t, b.Failed, "mutant %s does not compile: a mutant is a wrong implementation, not a broken one\n%s", m.ID(), b.Output)
+			man := byDir[m.Exercise]
 			for _, id := range m.Fails {
-				require.Contains(t, got, id, "mutant %s names an unknown criterion", m.ID())
-				if assert.NotEqual(t, report.Met, got[id], "mutant %q (%s) still meets %s", m.Description, m.ID(), id) {
+				c, ok := criterion(man, id)
+				require.True(t, ok, "mutant %s names an unknown criterion %s", m.ID(), id)
+				if missing(c.Requires) != "" {
+					continue // not verified here; CI installs the program
+				}
+				got := verdicts[m.ID()][c.Test]
+				if assert.NotEqual(t, gotest.Pass, got, "mutant %q (%s) still passes %s (%s)", m.Description, m.ID(), c.Test, id) {
 					caught[id] = true
 				}
 			}
@@ -132,15 +161,13 @@ func TestMutantsAreCaught(t *testing.T) {
 	}
 
 	// Every criterion is caught by at least one mutant.
-	ms, err := manifest.Load(workbook.Pristine())
-	require.NoError(t, err)
 	for _, m := range ms {
 		if ran[m.Dir] < all[m.Dir] {
 			continue // -run left some of its mutants out; TestEveryExerciseHasMutants covers the gap
 		}
 		for _, c := range m.Criteria {
-			if c.StudentTests() {
-				continue // decided by the student's tests: see TestStudentTests
+			if c.StudentTests() || missing(c.Requires) != "" {
+				continue // decided by the student's tests (see TestStudentTestSuites), or not verifiable here
 			}
 			assert.True(t, caught[c.ID], "no mutant shows that the test of %s catches a wrong implementation", c.ID)
 		}
@@ -192,4 +219,138 @@ func TestCrashesAreContained(t *testing.T) {
 			}
 		})
 	}
+}
+
+// groupMutants groups mutants by exercise and race setting: each group is one build.
+func groupMutants(ms []mutant.Mutant) [][]mutant.Mutant {
+	index := map[string]int{}
+	var groups [][]mutant.Mutant
+	for _, m := range ms {
+		key := fmt.Sprint(m.Exercise, m.Race)
+		i, ok := index[key]
+		if !ok {
+			i = len(groups)
+			index[key] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], m)
+	}
+	return groups
+}
+
+// variantDir is where a mutant of a solution is built.
+func variantDir(m mutant.Mutant) string { return "variants/" + m.Name }
+
+// runMutants builds each mutant of one exercise (and one race setting) at a directory of its
+// own, beside the exercise's pristine tests, and runs the tests of the criteria it names.
+func runMutants(ctx context.Context, eng *engine.Engine, man *manifest.Manifest, group []mutant.Mutant) (map[string]*engine.Outcome, error) {
+	pristineSet, err := pristine.Embedded()
+	if err != nil {
+		return nil, err
+	}
+	names, err := pristineSet.TestFiles(man.Dir)
+	if err != nil {
+		return nil, err
+	}
+	var tests []workspace.File
+	for _, n := range names {
+		data, err := fs.ReadFile(pristineSet.Files, path.Join(man.Dir, n))
+		if err != nil {
+			return nil, err
+		}
+		tests = append(tests, workspace.File{Path: n, Data: data})
+	}
+	pkg, err := parser.ParseFile(token.NewFileSet(), tests[0].Path, tests[0].Data, parser.PackageClauseOnly)
+	if err != nil {
+		return nil, err
+	}
+	src := filepath.Join("..", "solutions", man.Dir)
+	code, _, err := workspace.Collect(src, workspace.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	job := engine.Job{Label: man.Exercise + "-mutants", Race: group[0].Race, Timeout: 2 * time.Minute}
+	for _, m := range group {
+		dir := variantDir(m)
+		applied := false
+		for _, f := range code {
+			if strings.HasSuffix(f.Path, "_test.go") {
+				continue
+			}
+			data := f.Data
+			if f.Path == m.File {
+				if data, err = m.Apply(data); err != nil {
+					return nil, err
+				}
+				applied = true
+			}
+			if strings.HasSuffix(f.Path, ".go") {
+				data = []byte(strings.ReplaceAll(string(data), `"`+modulePath+"/solutions/"+man.Dir+"/", `"`+modulePath+"/"+dir+"/"))
+			}
+			job.Files = append(job.Files, workspace.File{Path: path.Join(dir, f.Path), Data: data})
+		}
+		if !applied {
+			return nil, fmt.Errorf("mutant %s: solutions/%s has no file %s", m.ID(), man.Dir, m.File)
+		}
+		for _, f := range tests {
+			job.Files = append(job.Files, workspace.File{Path: path.Join(dir, f.Path), Data: f.Data})
+		}
+		var run []string
+		for _, id := range m.Fails {
+			if c, ok := criterion(man, id); ok && c.Test != "" && missing(c.Requires) == "" && !slices.Contains(run, c.Test) {
+				run = append(run, c.Test)
+			}
+		}
+		job.Packages = append(job.Packages, engine.Package{Dir: dir, Name: pkg.Name.Name, Tests: run, Visible: engine.AllFiles, FailFast: false})
+	}
+	return eng.Run(ctx, job)
+}
+
+// newEngine returns an engine like the grader's: its sandbox, its module files, its go
+// command's environment.
+func newEngine(t *testing.T) *engine.Engine {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "workbook-mutants-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	programs := map[string]string{}
+	for _, name := range []string{"consul", "jaeger", "prometheus"} {
+		if p, err := exec.LookPath(name); err == nil {
+			programs[name] = p
+		}
+	}
+	sb, err := sandbox.New(t.Context(), sandbox.Config{Programs: programs, Staging: filepath.Join(dir, "sandbox"), Limits: sandbox.Limits{Memory: 2 << 30}})
+	require.NoError(t, err)
+	t.Cleanup(func() { sb.Close() })
+	env, err := sandbox.GoEnv(t.Context(), filepath.Join(dir, "home"))
+	require.NoError(t, err)
+	set, err := pristine.Embedded()
+	require.NoError(t, err)
+	goMod, err := fs.ReadFile(set.Files, "go.mod")
+	require.NoError(t, err)
+	goSum, err := fs.ReadFile(set.Files, "go.sum")
+	require.NoError(t, err)
+	jobs := filepath.Join(dir, "jobs")
+	require.NoError(t, os.Mkdir(jobs, 0o755))
+	return engine.New(engine.Config{Sandbox: sb, GoMod: goMod, GoSum: goSum, Dir: jobs, Env: env, Builds: runtime.NumCPU()})
+}
+
+func criterion(m *manifest.Manifest, id string) (manifest.Criterion, bool) {
+	for _, c := range m.Criteria {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return manifest.Criterion{}, false
+}
+
+// missing names the first of programs that is not on PATH, or "".
+func missing(programs []string) string {
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			return p
+		}
+	}
+	return ""
 }

@@ -291,12 +291,18 @@ func newSandbox(ctx context.Context, opts Options, programs map[string]string, s
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return nil, "", err
 	}
+	if opts.Sandbox == sandbox.None && opts.Trusted && !opts.Unsandboxed {
+		return nil, "", fmt.Errorf("%w: -sandbox none was asked for (pass -unsandboxed too to accept the risk)", ErrNoSandbox)
+	}
 	cfg := sandbox.Config{Kind: opts.Sandbox, Limits: opts.Limits, Programs: found, Staging: staging}
 	if cfg.Kind == "" {
 		cfg.Kind = sandbox.Bubblewrap
 	}
 	sb, err := sandbox.New(ctx, cfg)
 	if err == nil {
+		if sb.Kind() == sandbox.None {
+			return sb, "the exercises' code ran without a sandbox, as asked: it could read and change anything your user can", nil
+		}
 		return sb, "", nil
 	}
 	if !errors.Is(err, sandbox.ErrUnavailable) || opts.Sandbox == sandbox.Bubblewrap {

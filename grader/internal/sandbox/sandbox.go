@@ -127,6 +127,9 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		if err != nil {
 			return nil, err
 		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
 		s.programs[name] = abs
 	}
 	if s.staging == "" {
@@ -168,6 +171,11 @@ func (s *Sandbox) setupBubblewrap(ctx context.Context) error {
 	if err := s.writeEtc(); err != nil {
 		return err
 	}
+	if s.asNobody {
+		if err := s.stagePrograms(); err != nil {
+			return err
+		}
+	}
 	// A probe run proves the namespaces can be made (hosted runners may forbid unprivileged
 	// user namespaces).
 	var out strings.Builder
@@ -201,6 +209,63 @@ func (s *Sandbox) writeEtc() error {
 		}
 	}
 	return MakeReadable(s.staging)
+}
+
+// stagePrograms gives the sandbox's user a copy of every extra program it could not reach where
+// it lies (for example a program installed under /root/go/bin, which only root may traverse):
+// bwrap, run as that user, must be able to open what it binds.
+func (s *Sandbox) stagePrograms() error {
+	dir := filepath.Join(s.staging, "programs")
+	for name, p := range s.programs {
+		if reachableByOthers(p) {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, name)
+		if err := copyExecutable(dst, p); err != nil {
+			return fmt.Errorf("sandbox: staging the program %s: %w", name, err)
+		}
+		s.programs[name] = dst
+	}
+	return MakeReadable(s.staging)
+}
+
+// reachableByOthers reports whether a user other than the owner can execute the file at p:
+// every directory above it traversable, the file itself readable and executable by others.
+func reachableByOthers(p string) bool {
+	info, err := os.Stat(p)
+	if err != nil || info.Mode().Perm()&0o005 != 0o005 {
+		return false
+	}
+	for d := filepath.Dir(p); ; d = filepath.Dir(d) {
+		info, err := os.Stat(d)
+		if err != nil || info.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if filepath.Dir(d) == d {
+			return true
+		}
+	}
+}
+
+// copyExecutable copies the file at src to dst, executable by every user.
+func copyExecutable(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // Kind returns the isolation this sandbox provides.

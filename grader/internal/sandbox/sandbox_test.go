@@ -160,6 +160,28 @@ func TestBubblewrapIsolation(t *testing.T) {
 	})
 }
 
+// TestProgramsOutOfTheSandboxUsersReach runs, as root, a program installed where only root may
+// look (go install puts them in /root/go/bin): the sandbox's user must still be able to run it.
+func TestProgramsOutOfTheSandboxUsersReach(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs as root only: the sandbox runs programs as nobody when the grader is root")
+	}
+	private := t.TempDir()
+	require.NoError(t, os.Chmod(private, 0o700))
+	hidden := filepath.Join(private, "hidden")
+	require.NoError(t, copyExecutable(hidden, probe(t)))
+	require.NoError(t, os.Chmod(hidden, 0o700))
+	bubblewrap(t, Limits{}) // skips when bubblewrap cannot run here at all
+	s, err := New(context.Background(), Config{Kind: Bubblewrap, Programs: map[string]string{"hidden": hidden}})
+	require.NoError(t, err, "a program only root can reach must not make the sandbox unavailable")
+	t.Cleanup(func() { s.Close() })
+	_, out := run(t, s, Spec{Args: []string{"run", "hidden", "id"}})
+	assert.Contains(t, out, "run hidden: uid 65534 ", "a program under a directory only root can traverse must run in the sandbox")
+	info, err := os.Stat(hidden)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), info.Mode().Perm(), "the installed program itself is left as it was")
+}
+
 func TestBubblewrapLimits(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
 		s := bubblewrap(t, Limits{Memory: 256 << 20})

@@ -162,12 +162,14 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 	if err != nil {
 		return nil, err
 	}
-	if msg := mustPass(outcomes[in.GradedDir], names, true); msg != "" {
-		return all(Verdict{Status: Unmet, Message: "your tests do not pass against your own code: " + msg}), nil
-	}
-	if msg := mustPass(outcomes[refVariant], names, false); msg != "" {
+	// A test that fails the reference is wrong, whatever it does with the student's code: say
+	// that first.
+	if msg := mustPass(outcomes[refVariant], names, refVariant == in.GradedDir); msg != "" {
 		return all(Verdict{Status: Unmet, Message: "your tests fail against a correct implementation (the reference solution): " + msg +
 			"; a test must accept every correct design the statement allows"}), nil
+	}
+	if msg := mustPass(outcomes[in.GradedDir], names, true); msg != "" {
+		return all(Verdict{Status: Unmet, Message: "your tests do not pass against your own code: " + msg}), nil
 	}
 
 	// Against each mutant: caught when a test does not pass. A mutant that does not build

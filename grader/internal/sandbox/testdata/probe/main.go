@@ -36,6 +36,9 @@ func main() {
 			err := os.WriteFile(p, []byte("x"), 0o644)
 			fmt.Printf("write %s %v\n", p, err == nil)
 		}
+	case "run":
+		out, err := exec.Command(os.Args[2], os.Args[3:]...).CombinedOutput()
+		fmt.Printf("run %s: %s (err %v)\n", os.Args[2], strings.TrimSpace(string(out)), err)
 	case "id":
 		wd, _ := os.Getwd()
 		fmt.Println("uid", os.Getuid(), "pid", os.Getpid(), "wd", wd)
