@@ -203,11 +203,11 @@ func isMainPackage(dir string) bool {
 }
 
 // startPrometheus starts the prometheus found at bin, scraping every instance of sys and its
-// gateway every 100ms, and returns the base URL of its API.
+// gateway every 250ms, and returns the base URL of its API.
 func startPrometheus(t *testing.T, bin string, sys *System) string {
 	t.Helper()
 	var b strings.Builder
-	b.WriteString("global:\n  scrape_interval: 100ms\n  scrape_timeout: 100ms\nscrape_configs:\n")
+	b.WriteString("global:\n  scrape_interval: 250ms\n  scrape_timeout: 250ms\nscrape_configs:\n")
 	b.WriteString("  - job_name: gateway\n    static_configs:\n      - targets: ['" + strings.TrimPrefix(sys.GatewayURL(), "http://") + "']\n")
 	for service, instances := range byService(sys) {
 		b.WriteString("  - job_name: " + service + "\n    static_configs:\n      - targets:\n")
