@@ -29,6 +29,7 @@ const StudentTestFile = "student_test.go"
 //go:embed ex07-breaker/breaker_test.go ex07-breaker/criteria.json ex07-breaker/criteria_test.go
 //go:embed ex08-tracing/criteria.json ex08-tracing/criteria_test.go ex08-tracing/helpers_test.go ex08-tracing/tracing_test.go
 //go:embed ex09-saga/crash_test.go ex09-saga/criteria.json ex09-saga/criteria_test.go ex09-saga/helpers_test.go ex09-saga/saga_test.go
+//go:embed ex10-system/criteria.json ex10-system/criteria_test.go ex10-system/deploy_test.go ex10-system/helpers_test.go ex10-system/shutdown_test.go ex10-system/system_test.go
 var pristine embed.FS
 
 // Pristine returns the embedded files, with paths relative to the module root
