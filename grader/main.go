@@ -32,6 +32,7 @@ import (
 
 	"github.com/microservices-workbook/workbook/grader/internal/cache"
 	"github.com/microservices-workbook/workbook/grader/internal/grade"
+	"github.com/microservices-workbook/workbook/grader/internal/i18n"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
 	"github.com/microservices-workbook/workbook/grader/internal/sandbox"
 )
@@ -63,13 +64,17 @@ type config struct {
 	minScore int
 	quiet    bool
 	verbose  bool
+	lang     i18n.Lang
+	watch    bool
 }
 
 func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("grader", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The grader says what is wrong with the command line itself, in the student's language.
+	fs.SetOutput(io.Discard)
 	var (
-		cfg      config
+		cfg      = config{lang: langOf(args, os.Getenv)}
+		lang     = fs.String("lang", "", "`language` of the report and messages: en or es (default: es when LC_ALL, LC_MESSAGES or LANG starts with es)")
 		dir      = fs.String("dir", "", "grade the checkout at `DIR` (default: the workbook containing the current directory)")
 		format   = fs.String("format", "text", "report `format`: text, json, markdown or junit")
 		noRace   = fs.Bool("no-race", false, "run the tests without the race detector (the race check is then unmet)")
@@ -88,31 +93,42 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.verbose, "v", false, "also print how long each build and run took")
 	fs.BoolVar(&cfg.opts.Unsandboxed, "unsandboxed", false, "with -dir, grade even where no sandbox is available (the checkout's code then runs as you)")
 	fs.IntVar(&cfg.opts.Parallel, "p", runtime.NumCPU(), "grade up to `N` exercises, builds and runs at once")
+	fs.BoolVar(&cfg.watch, "watch", false, "grade once, then again on every saved change in the exercises, until Ctrl-C")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: go run ./grader [flags] [exNN | exNN.criterion ...]\n\nGrades the workbook's exercises (all when none is named) and scores them on the 24-point rubric.\n\nflags:\n")
-		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), i18n.S(cfg.lang, "usage: go run ./grader [flags] [exNN | exNN.criterion ...]\n\nGrades the workbook's exercises (all when none is named) and scores them on the 24-point rubric.\n\nflags:\n"))
+		printDefaults(fs, cfg.lang)
 	}
+	localizeFlags(fs, cfg.lang)
 	if err := fs.Parse(args); err != nil {
+		fs.SetOutput(stderr)
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
 			return nil, err
 		}
-		return nil, usageError{err.Error()}
+		return nil, flagError(err)
+	}
+	if *lang != "" {
+		l, ok := i18n.Parse(*lang)
+		if !ok {
+			return nil, usagef("unknown -lang %q: want en or es", *lang)
+		}
+		cfg.lang = l
 	}
 	cfg.format = report.Format(*format)
 	if !slices.Contains(report.Formats(), cfg.format) {
-		return nil, usageError{fmt.Sprintf("unknown -format %q: want text, json, markdown or junit", *format)}
+		return nil, usagef("unknown -format %q: want text, json, markdown or junit", *format)
 	}
 	if *exLimit <= 0 || *tLimit <= 0 {
-		return nil, usageError{"-timeout and -test-timeout must be positive"}
+		return nil, usagef("-timeout and -test-timeout must be positive")
 	}
 	if cfg.minScore < 0 {
-		return nil, usageError{"-min-score must not be negative"}
+		return nil, usagef("-min-score must not be negative")
 	}
 	if cfg.opts.Parallel < 1 {
-		return nil, usageError{"-p must be at least 1"}
+		return nil, usagef("-p must be at least 1")
 	}
 	if *memory < 64 {
-		return nil, usageError{"-memory must be at least 64 (MiB)"}
+		return nil, usagef("-memory must be at least 64 (MiB)")
 	}
 	cfg.opts.Limits.Memory = int64(*memory) << 20
 	switch *isolate {
@@ -120,7 +136,7 @@ func parse(wd string, args []string, stderr io.Writer) (*config, error) {
 	case string(sandbox.Bubblewrap), string(sandbox.None):
 		cfg.opts.Sandbox = sandbox.Kind(*isolate)
 	default:
-		return nil, usageError{fmt.Sprintf("unknown -sandbox %q: want auto, bubblewrap or none", *isolate)}
+		return nil, usagef("unknown -sandbox %q: want auto, bubblewrap or none", *isolate)
 	}
 	root, err := findRoot(wd, *dir)
 	if err != nil {
@@ -151,15 +167,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runIn runs the command as if started in the directory wd (the process's own when empty).
 func runIn(ctx context.Context, wd string, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parse(wd, args, stderr)
+	lang := langOf(args, os.Getenv)
+	if cfg != nil {
+		lang = cfg.lang
+	}
 	var uerr usageError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.As(err, &uerr):
-		fmt.Fprintf(stderr, "grader: %s\nRun 'go run ./grader -h' for usage.\n", uerr.msg)
+	case errors.As(err, &uerr) || errors.Is(err, errUsage):
+		fmt.Fprint(stderr, i18n.S(lang, "grader: %s\nRun 'go run ./grader -h' for usage.\n", i18n.Message(err, lang)))
 		return exitUsage
 	case err != nil:
-		fmt.Fprintf(stderr, "grader: %v\n", err)
+		fmt.Fprint(stderr, i18n.S(lang, "grader: %s\n", i18n.Message(err, lang)))
 		return exitFailed
 	}
 	level := slog.LevelInfo
@@ -170,22 +190,27 @@ func runIn(ctx context.Context, wd string, args []string, stdout, stderr io.Writ
 		level = slog.LevelDebug
 	}
 	cfg.opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if cfg.watch {
+		return runWatch(ctx, cfg, stdout, stderr)
+	}
+	stopProgress := showProgress(ctx, cfg, stderr)
 
 	rep, err := grade.Grade(ctx, cfg.opts)
+	stopProgress()
 	if errors.Is(err, grade.ErrUnknownExercise) || errors.Is(err, grade.ErrNoSandbox) {
-		fmt.Fprintf(stderr, "grader: %v\n", err)
+		fmt.Fprint(stderr, i18n.S(lang, "grader: %s\n", i18n.Message(err, lang)))
 		return exitUsage
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "grader: %v\n", err)
+		fmt.Fprint(stderr, i18n.S(lang, "grader: %s\n", i18n.Message(err, lang)))
 		return exitFailed
 	}
 	if err := write(rep, cfg, stdout); err != nil {
-		fmt.Fprintf(stderr, "grader: writing the report: %v\n", err)
+		fmt.Fprint(stderr, i18n.S(lang, "grader: writing the report: %v\n", err))
 		return exitFailed
 	}
 	if cfg.minScore > 0 && rep.Score < cfg.minScore {
-		fmt.Fprintf(stderr, "grader: score %d/%d is below -min-score %d\n", rep.Score, rep.MaxScore, cfg.minScore)
+		fmt.Fprint(stderr, i18n.S(lang, "grader: score %d/%d is below -min-score %d\n", rep.Score, rep.MaxScore, cfg.minScore))
 		return exitLowScore
 	}
 	return exitOK
@@ -193,7 +218,7 @@ func runIn(ctx context.Context, wd string, args []string, stdout, stderr io.Writ
 
 func write(rep *report.Report, cfg *config, stdout io.Writer) (err error) {
 	if cfg.out == "" {
-		return report.Write(stdout, rep, cfg.format)
+		return report.WriteIn(stdout, rep, cfg.format, cfg.lang)
 	}
 	f, err := os.Create(cfg.out)
 	if err != nil {
@@ -201,7 +226,7 @@ func write(rep *report.Report, cfg *config, stdout io.Writer) (err error) {
 	}
 	defer func() { err = errors.Join(err, f.Close()) }()
 	w := bufio.NewWriter(f)
-	if err := report.Write(w, rep, cfg.format); err != nil {
+	if err := report.WriteIn(w, rep, cfg.format, cfg.lang); err != nil {
 		return err
 	}
 	return w.Flush()
@@ -219,7 +244,7 @@ func findRoot(wd, dir string) (string, error) {
 			return "", err
 		}
 		if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
-			return "", usageError{fmt.Sprintf("-dir %s: no go.mod there", dir)}
+			return "", usagef("-dir %s: no go.mod there", dir)
 		}
 		return abs, nil
 	}
@@ -234,7 +259,7 @@ func findRoot(wd, dir string) (string, error) {
 			return d, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", usageError{"not inside the workbook (no go.mod declaring " + modulePath + " here or above); use -dir"}
+			return "", usagef("not inside the workbook (no go.mod declaring %s here or above); use -dir", modulePath)
 		}
 	}
 }

@@ -338,11 +338,11 @@ func execOnce(ctx context.Context, opts Options, tests []string) (*Run, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	return verdicts(tests, channel, st, res), nil
+	return verdicts(tests, channel, st, res, opts.Wrapper), nil
 }
 
 // verdicts combines the channel's events (which decide) with the output (which explains).
-func verdicts(tests []string, ch channelReport, st *stream, res sandbox.Result) *Run {
+func verdicts(tests []string, ch channelReport, st *stream, res sandbox.Result, wrapper string) *Run {
 	run := &Run{
 		Results: map[string]*Result{}, Race: st.race, Output: st.pkg.String(),
 		Forged: ch.Forged, ForgedLine: ch.FirstForged, Killed: res.Killed, Runs: 1,
@@ -381,6 +381,10 @@ func verdicts(tests []string, ch channelReport, st *stream, res sandbox.Result) 
 			r.Output = joinCapped(16<<10, r.Output, "the test binary was stopped: it used more memory than the sandbox allows")
 		}
 		r.FailedTests = st.failedUnder(name)
+		if r.Status == Timeout {
+			// The test that hung is the one to look at.
+			r.FailedTests = append(st.runningUnder(name, wrapper), r.FailedTests...)
+		}
 		for _, sub := range st.order {
 			if sub == name || strings.HasPrefix(sub, name+"/") {
 				r.Failures = append(r.Failures, failures(sub, st.tests[sub].String())...)

@@ -27,8 +27,10 @@ type stream struct {
 	pkg    *capped
 	// race is set when the race detector reported.
 	race bool
-	// timedOut is set when the binary's -test.timeout expired.
+	// timedOut is set when the binary's -test.timeout expired; running then lists the tests
+	// that were still running, as the testing package names them.
 	timedOut bool
+	running  []string
 	max      int
 }
 
@@ -58,6 +60,12 @@ func (s *stream) line(line, wrapper string, current *string) {
 	}
 	if strings.HasPrefix(line, "panic: test timed out after") {
 		s.timedOut = true
+	}
+	if s.timedOut && strings.HasPrefix(line, "\t\t") && strings.HasSuffix(line, ")") {
+		// "\t\tTestWrapper/TestX/sub (2m0s)", under "\trunning tests:".
+		if name, _, ok := strings.Cut(strings.TrimSpace(line), " ("); ok {
+			s.running = append(s.running, name)
+		}
 	}
 	if len(line) > 0 && line[0] == framing {
 		action, name := parseFraming(line[1:])
@@ -178,4 +186,29 @@ func (c *capped) String() string {
 		return fmt.Sprintf("%s\n[… %d more bytes of output not kept]\n", c.buf.String(), c.dropped)
 	}
 	return c.buf.String()
+}
+
+// runningUnder returns the deepest tests below test (or test itself) that were still running
+// when the binary's time ran out.
+func (s *stream) runningUnder(test, wrapper string) []string {
+	var names []string
+	for _, r := range s.running {
+		r = strings.TrimPrefix(strings.TrimPrefix(r, wrapper), "/")
+		if r == test || strings.HasPrefix(r, test+"/") {
+			names = append(names, r)
+		}
+	}
+	var deepest []string
+	for _, n := range names {
+		deeper := false
+		for _, o := range names {
+			if strings.HasPrefix(o, n+"/") {
+				deeper = true
+			}
+		}
+		if !deeper {
+			deepest = append(deepest, n)
+		}
+	}
+	return deepest
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -18,10 +17,12 @@ import (
 
 	"github.com/microservices-workbook/workbook/grader/internal/engine"
 	"github.com/microservices-workbook/workbook/grader/internal/gotest"
+	"github.com/microservices-workbook/workbook/grader/internal/i18n"
 	"github.com/microservices-workbook/workbook/grader/internal/manifest"
 	"github.com/microservices-workbook/workbook/grader/internal/quality"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
 	"github.com/microservices-workbook/workbook/grader/internal/review"
+	"github.com/microservices-workbook/workbook/grader/internal/sandbox"
 	"github.com/microservices-workbook/workbook/grader/internal/score"
 	"github.com/microservices-workbook/workbook/grader/internal/studenttests"
 	"github.com/microservices-workbook/workbook/grader/internal/workspace"
@@ -36,18 +37,21 @@ type checkout struct {
 	tests []workspace.File
 	// pristine are the workbook's test files of the exercise.
 	pristine []workspace.File
-	notes    []string
+	notes    []i18n.Text
 }
 
 // exercise grades one exercise. It returns an error only when grading itself fails (for
 // example the workspace cannot be written); whatever the student's code does is reported.
-func (g *grader) exercise(ctx context.Context, m *manifest.Manifest) (report.Exercise, []score.Item, error) {
+func (g *grader) exercise(ctx context.Context, m *manifest.Manifest, total int) (report.Exercise, []score.Item, error) {
 	start := time.Now()
+	g.opts.Progress(Progress{Exercise: m.Exercise, Stage: Started, Total: total})
 	dir := g.gradedDir(m)
-	ex := report.Exercise{ID: m.Exercise, Title: m.Title.EN, Dir: dir, Build: "ok"}
+	ex := report.Exercise{ID: m.Exercise, Title: m.Title.EN, TitleES: m.Title.ES, Dir: dir, Build: "ok"}
 	co, err := g.read(m, dir)
-	if err != nil {
-		ex.Build, ex.BuildOutput = "failed", err.Error()
+	var unreadable *i18n.Error
+	if errors.As(err, &unreadable) {
+		ex.Build = "failed"
+		ex.Stop(unreadable.Text)
 		ex.Criteria = g.criteria(m, nil, &ex, nil)
 		if !m.Partial {
 			ex.Quality = qualityMissing()
@@ -55,7 +59,12 @@ func (g *grader) exercise(ctx context.Context, m *manifest.Manifest) (report.Exe
 		ex.DurationMS = time.Since(start).Milliseconds()
 		return ex, g.items(m, &ex), nil
 	}
-	ex.Notes = co.notes
+	if err != nil {
+		return ex, nil, err
+	}
+	for _, n := range co.notes {
+		ex.Note(n)
+	}
 
 	key := g.key(m, dir, co)
 	if key != "" {
@@ -69,7 +78,7 @@ func (g *grader) exercise(ctx context.Context, m *manifest.Manifest) (report.Exe
 
 	exCtx, cancel := context.WithTimeout(ctx, g.opts.ExerciseTimeout)
 	defer cancel()
-	ex, err = g.grade(exCtx, m, dir, co, ex)
+	ex, err = g.grade(exCtx, m, dir, co, ex, start, total)
 	if ctx.Err() != nil {
 		return ex, nil, ctx.Err()
 	}
@@ -77,10 +86,12 @@ func (g *grader) exercise(ctx context.Context, m *manifest.Manifest) (report.Exe
 		return ex, nil, err
 	}
 	if err != nil {
-		ex.BuildOutput = fmt.Sprintf("grading stopped after the exercise time limit (%s)", g.opts.ExerciseTimeout)
+		ex.Stop(i18n.T("grading stopped after the exercise time limit (%s, -timeout)", g.opts.ExerciseTimeout))
 		for i := range ex.Criteria {
-			if ex.Criteria[i].Status == report.Error && ex.Criteria[i].Message == msgNotRun {
-				ex.Criteria[i].Status, ex.Criteria[i].Message = report.Timeout, "the exercise ran out of time before this was graded"
+			c := &ex.Criteria[i]
+			if c.Status == report.Error && c.Message == msgNotRun().EN {
+				c.Status = report.Timeout
+				c.Say(i18n.T("the exercise ran out of time (%s, -timeout) before this was graded", g.opts.ExerciseTimeout))
 			}
 		}
 	}
@@ -91,21 +102,21 @@ func (g *grader) exercise(ctx context.Context, m *manifest.Manifest) (report.Exe
 	return ex, g.items(m, &ex), nil
 }
 
-const msgNotRun = "the test did not run"
+func msgNotRun() i18n.Text { return i18n.T("the test did not run") }
 
 // grade builds and runs what the exercise needs and fills in ex.
-func (g *grader) grade(ctx context.Context, m *manifest.Manifest, dir string, co *checkout, ex report.Exercise) (report.Exercise, error) {
+func (g *grader) grade(ctx context.Context, m *manifest.Manifest, dir string, co *checkout, ex report.Exercise, start time.Time, total int) (report.Exercise, error) {
 	generated := map[string]bool{}
 	for _, f := range m.Generated {
 		generated[f] = true
 	}
 	findings := review.Check(co.code, review.Options{Generated: generated})
 	testFindings := review.Check(co.tests, review.Options{Tests: true})
-	var refused []string
+	var refused []i18n.Text
 	for _, f := range findings {
-		ex.Review = append(ex.Review, report.ReviewFinding{File: path.Join(dir, f.File), Line: f.Line, Rule: string(f.Rule), Text: f.Text})
+		ex.Review = append(ex.Review, report.ReviewFinding{File: path.Join(dir, f.File), Line: f.Line, Rule: string(f.Rule), Text: f.Text, TextES: f.TextES})
 		if f.Rule == review.NonGo {
-			refused = append(refused, f.String())
+			refused = append(refused, f.Say())
 		}
 	}
 	ex.NeedsReview = len(findings) > 0
@@ -117,7 +128,7 @@ func (g *grader) grade(ctx context.Context, m *manifest.Manifest, dir string, co
 	)
 	if len(refused) > 0 {
 		ex.Build = "failed"
-		ex.BuildOutput = "only Go code is graded (no cgo, assembly or object files):\n" + strings.Join(refused, "\n")
+		ex.Stop(i18n.T("only Go code is graded (no cgo, assembly or object files):\n%s", i18n.Join(refused, "\n")))
 	} else {
 		tests := g.runnable(m)
 		var files []workspace.File
@@ -140,17 +151,22 @@ func (g *grader) grade(ctx context.Context, m *manifest.Manifest, dir string, co
 		}
 		run = outcome.Run
 		if run != nil && run.Forged > 0 {
-			ex.Tampered = true
-			ex.TamperReasons = append(ex.TamperReasons, fmt.Sprintf(
-				"%d line(s) on the grader's verdict channel did not come from the grader (first: %q)", run.Forged, run.ForgedLine))
+			ex.Tamper(i18n.T("%d line(s) on the grader's verdict channel did not come from the grader (first: %q)", run.Forged, run.ForgedLine))
 		}
-		if run != nil && run.Killed != "" {
-			ex.BuildOutput = fmt.Sprintf("the sandbox stopped the test binary (%s)", run.Killed)
+		switch {
+		case run == nil:
+		case run.Killed == sandbox.KilledTimeout:
+			ex.Stop(i18n.T("the sandbox stopped the test binary (timeout): it ran past its time limit of %s", g.opts.TestTimeout))
+		case run.Killed == sandbox.KilledMemory:
+			ex.Stop(i18n.T("the sandbox stopped the test binary (memory): it used more than %d MiB", g.opts.Limits.Memory>>20))
+		case run.Killed != "":
+			ex.Stop(i18n.T("the sandbox stopped the test binary (%s)", run.Killed))
 		}
 	}
 
 	var verdicts map[string]studenttests.Verdict
 	if hasStudentTests(m) && ex.Build == "ok" {
+		g.opts.Progress(Progress{Exercise: m.Exercise, Stage: StudentTests, Total: total, Elapsed: time.Since(start)})
 		var err error
 		verdicts, err = g.studentTests(ctx, m, dir, co, testFindings)
 		if err != nil {
@@ -187,12 +203,12 @@ func hasStudentTests(m *manifest.Manifest) bool {
 
 func (g *grader) studentTests(ctx context.Context, m *manifest.Manifest, dir string, co *checkout, findings []review.Finding) (map[string]studenttests.Verdict, error) {
 	if len(findings) > 0 {
-		var lines []string
+		var lines []i18n.Text
 		for _, f := range findings {
-			lines = append(lines, f.String())
+			lines = append(lines, f.Say())
 		}
 		v := studenttests.Verdict{Status: studenttests.Unmet,
-			Message: "your tests may not take over the test binary (the grader runs them itself):\n" + strings.Join(lines, "\n")}
+			Message: i18n.T("your tests may not take over the test binary (the grader runs them itself):\n%s", i18n.Join(lines, "\n"))}
 		out := map[string]studenttests.Verdict{}
 		for _, c := range m.Criteria {
 			if c.StudentTests() {
@@ -220,11 +236,11 @@ func (g *grader) read(m *manifest.Manifest, dir string) (*checkout, error) {
 	src := filepath.Join(g.opts.Root, filepath.FromSlash(dir))
 	info, err := os.Stat(src)
 	if err != nil || !info.IsDir() {
-		return nil, fmt.Errorf("%s is missing from the checkout", dir)
+		return nil, i18n.Errorf(nil, "%s is missing from the checkout", dir)
 	}
 	files, skipped, err := workspace.Collect(src, workspace.Limits{})
 	if err != nil {
-		return nil, fmt.Errorf("%s cannot be graded: %v", dir, err)
+		return nil, i18n.Errorf(nil, "%s cannot be graded: %v", dir, err)
 	}
 	names, err := g.opts.Pristine.TestFiles(m.Dir)
 	if err != nil {
@@ -245,7 +261,7 @@ func (g *grader) read(m *manifest.Manifest, dir string) (*checkout, error) {
 		top, _, nested := strings.Cut(f.Path, "/")
 		switch {
 		case shipped[top] && nested:
-			co.notes = append(co.notes, fmt.Sprintf("%s/%s is left out: %s is the name of a workbook test file", dir, f.Path, top))
+			co.notes = append(co.notes, i18n.T("%s/%s is left out: %s is the name of a workbook test file", dir, f.Path, top))
 		case shipped[f.Path]:
 			seen[f.Path] = f.Data
 		case f.Path == manifest.FileName:
@@ -253,7 +269,7 @@ func (g *grader) read(m *manifest.Manifest, dir string) (*checkout, error) {
 		case strings.HasSuffix(f.Path, "_test.go") && !nested:
 			co.tests = append(co.tests, f)
 		case strings.HasSuffix(f.Path, "_test.go"):
-			co.notes = append(co.notes, fmt.Sprintf("%s/%s is not graded: only the exercise's top-level tests run", dir, f.Path))
+			co.notes = append(co.notes, i18n.T("%s/%s is not graded: only the exercise's top-level tests run", dir, f.Path))
 		default:
 			co.code = append(co.code, f)
 		}
@@ -263,9 +279,9 @@ func (g *grader) read(m *manifest.Manifest, dir string) (*checkout, error) {
 			got, ok := seen[p.Path]
 			switch {
 			case !ok:
-				co.notes = append(co.notes, fmt.Sprintf("%s/%s is missing; the grader used its own copy", dir, p.Path))
+				co.notes = append(co.notes, i18n.T("%s/%s is missing; the grader used its own copy", dir, p.Path))
 			case !bytes.Equal(got, p.Data):
-				co.notes = append(co.notes, fmt.Sprintf("%s/%s differs from the workbook's; the grader used its own copy", dir, p.Path))
+				co.notes = append(co.notes, i18n.T("%s/%s differs from the workbook's; the grader used its own copy", dir, p.Path))
 			}
 		}
 	}
@@ -274,10 +290,10 @@ func (g *grader) read(m *manifest.Manifest, dir string) (*checkout, error) {
 		for _, t := range co.tests {
 			ns = append(ns, t.Path)
 		}
-		co.notes = append(co.notes, fmt.Sprintf("your own tests: %s (they decide only the criteria graded on your tests)", strings.Join(ns, ", ")))
+		co.notes = append(co.notes, i18n.T("your own tests: %s (they decide only the criteria graded on your tests)", strings.Join(ns, ", ")))
 	}
 	for _, s := range skipped {
-		co.notes = append(co.notes, fmt.Sprintf("%s/%s is left out (a link, a special file, a vendor directory or over 4 MiB)", dir, s))
+		co.notes = append(co.notes, i18n.T("%s/%s is left out (a link, a special file, a vendor directory or over 4 MiB)", dir, s))
 	}
 	return co, nil
 }
@@ -298,24 +314,27 @@ func (g *grader) criteria(m *manifest.Manifest, run *gotest.Run, ex *report.Exer
 	for _, c := range m.Criteria {
 		rc := report.Criterion{
 			ID: c.ID, Title: c.Title.EN, TitleES: c.Title.ES, Category: string(c.Category),
-			Weight: c.Weight, Test: c.Test, Kind: string(c.Kind), Hint: c.Hint,
+			Weight: c.Weight, Test: c.Test, Kind: string(c.Kind), Hint: c.Hint, HintES: c.HintES,
 		}
 		switch {
 		case len(g.missingPrograms(c.Requires)) > 0:
 			rc.Status = report.NotVerified
-			rc.Message = "needs " + strings.Join(g.missingPrograms(c.Requires), ", ") + " on PATH"
+			rc.Say(i18n.T("needs %s on PATH", strings.Join(g.missingPrograms(c.Requires), ", ")))
 		case ex.Build != "ok":
 			rc.Status = report.Error
-			rc.Message = "the exercise did not build"
+			rc.Say(i18n.T("the exercise did not build"))
 		case c.StudentTests():
 			v, ok := verdicts[c.ID]
 			if !ok {
-				rc.Status, rc.Message = report.Error, msgNotRun
+				rc.Status = report.Error
+				rc.Say(msgNotRun())
 				break
 			}
-			rc.Status, rc.Message, rc.Missed = v.Status, v.Message, v.Missed
+			rc.Status, rc.Missed, rc.MissedES = v.Status, v.Missed, v.MissedES
+			rc.Say(v.Message)
 		default:
-			rc.Status, rc.Message = report.Error, msgNotRun
+			rc.Status = report.Error
+			rc.Say(msgNotRun())
 			if run == nil {
 				break
 			}
@@ -323,7 +342,7 @@ func (g *grader) criteria(m *manifest.Manifest, run *gotest.Run, ex *report.Exer
 			if res == nil || res.Status == gotest.NotRun {
 				break
 			}
-			rc.Message = res.Output
+			rc.Message, rc.MessageES = res.Output, ""
 			rc.FailedTests = res.FailedTests
 			for _, f := range res.Failures {
 				rc.Failures = append(rc.Failures, report.Failure(f))
@@ -333,20 +352,23 @@ func (g *grader) criteria(m *manifest.Manifest, run *gotest.Run, ex *report.Exer
 				rc.Status, rc.Message, rc.FailedTests, rc.Failures = report.Met, "", nil, nil
 			case gotest.Timeout:
 				rc.Status = report.Timeout
+				rc.TimeLimitMS = g.opts.TestTimeout.Milliseconds()
 			case gotest.Panic:
 				rc.Status = report.Error
 			case gotest.Skip:
 				rc.Status = report.Unmet
-				rc.Message = "the test skipped itself:\n" + res.Output
+				rc.Say(i18n.T("the test skipped itself:\n%s", res.Output))
 			default:
 				rc.Status = report.Unmet
 			}
 		}
 		if rc.Status == report.Met && ex.Tampered {
-			rc.Status, rc.Message = report.Unmet, "the test passed, but the exercise forged verdicts"
+			rc.Status = report.Unmet
+			rc.Say(i18n.T("the test passed, but the exercise forged verdicts"))
 		}
 		if rc.Status == report.Met && ex.NeedsReview && !ex.Reviewed {
-			rc.Status, rc.Message = report.NeedsReview, "the test passed; the exercise's code needs an instructor's review first (see the review list)"
+			rc.Status = report.NeedsReview
+			rc.Say(i18n.T("the test passed; the exercise's code needs an instructor's review first (see the review list)"))
 		}
 		out = append(out, rc)
 	}
@@ -375,7 +397,7 @@ func (g *grader) items(m *manifest.Manifest, ex *report.Exercise) []score.Item {
 		}
 		if !functional && q.Status == report.Met {
 			q.Status = report.NotCounted
-			q.Message = "counts once a criterion of this exercise is met"
+			q.Say(i18n.T("counts once a criterion of this exercise is met"))
 		}
 		clean = clean && q.Status == report.Met
 	}
@@ -389,7 +411,8 @@ func (g *grader) quality(m *manifest.Manifest, co *checkout, out *engine.Outcome
 	vet := report.QualityItem{Check: CheckVet, Status: report.Met}
 	switch {
 	case out == nil || out.Build.Failed:
-		vet.Status, vet.Message = report.Unmet, "not measured: the exercise did not build"
+		vet.Status = report.Unmet
+		vet.Say(i18n.T("not measured: the exercise did not build"))
 	case out.VetFailed:
 		vet.Status, vet.Message = report.Unmet, report.Summary(out.Vet, 8)
 	}
@@ -400,13 +423,17 @@ func (g *grader) quality(m *manifest.Manifest, co *checkout, out *engine.Outcome
 	}
 	switch {
 	case !m.Concurrent:
-		race.Status, race.Message = report.NotCounted, "this exercise's criteria tests do not exercise concurrency"
+		race.Status = report.NotCounted
+		race.Say(i18n.T("this exercise's criteria tests do not exercise concurrency"))
 	case g.opts.NoRace:
-		race.Status, race.Message = report.Unmet, "not measured: the race detector was turned off"
+		race.Status = report.Unmet
+		race.Say(i18n.T("not measured: the race detector was turned off"))
 	case run == nil:
-		race.Status, race.Message = report.Unmet, "not measured: the tests did not run"
+		race.Status = report.Unmet
+		race.Say(i18n.T("not measured: the tests did not run"))
 	case run.Race:
-		race.Status, race.Message = report.Unmet, "the race detector reported a data race"
+		race.Status = report.Unmet
+		race.Say(i18n.T("the race detector reported a data race"))
 	}
 	return []report.QualityItem{
 		fromFinding(CheckGofmt, rep.Gofmt), vet, fromFinding(CheckDocs, rep.Docs), fromFinding(CheckTODOs, rep.TODOs), race,
@@ -417,13 +444,15 @@ func fromFinding(check string, f quality.Finding) report.QualityItem {
 	if f.OK {
 		return report.QualityItem{Check: check, Status: report.Met}
 	}
-	return report.QualityItem{Check: check, Status: report.Unmet, Message: f.Message}
+	return report.QualityItem{Check: check, Status: report.Unmet, Message: f.Message.EN, MessageES: f.Message.ES}
 }
 
 func qualityMissing() []report.QualityItem {
 	var items []report.QualityItem
 	for _, c := range []string{CheckGofmt, CheckVet, CheckDocs, CheckTODOs, CheckRace} {
-		items = append(items, report.QualityItem{Check: c, Status: report.Unmet, Message: "not measured"})
+		q := report.QualityItem{Check: c, Status: report.Unmet}
+		q.Say(i18n.T("not measured"))
+		items = append(items, q)
 	}
 	return items
 }

@@ -27,6 +27,7 @@ import (
 	workbook "github.com/microservices-workbook/workbook"
 	"github.com/microservices-workbook/workbook/grader/internal/cache"
 	"github.com/microservices-workbook/workbook/grader/internal/engine"
+	"github.com/microservices-workbook/workbook/grader/internal/i18n"
 	"github.com/microservices-workbook/workbook/grader/internal/manifest"
 	"github.com/microservices-workbook/workbook/grader/internal/pristine"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
@@ -73,10 +74,43 @@ type Options struct {
 	Parallel int
 	// CacheDir holds the verdict cache; empty means no cache.
 	CacheDir string
-	// Log receives progress messages. Default: none.
+	// Log receives debug messages (the time of each build and run). Default: none.
 	Log *slog.Logger
+	// Progress, when set, is called as each exercise starts, reaches a stage and ends, from
+	// the goroutine grading it.
+	Progress func(Progress)
 	// OutputCap bounds the output kept per test. Default 16 KiB.
 	OutputCap int
+}
+
+// Stage is how far the grading of one exercise has got.
+type Stage int
+
+// The stages an exercise goes through.
+const (
+	// Started: the exercise is being built and its criteria tests run.
+	Started Stage = iota
+	// StudentTests: the student's own tests are being run against the reference and the
+	// mutants.
+	StudentTests
+	// Graded: the exercise is done.
+	Graded
+)
+
+// Progress is an event of a grading.
+type Progress struct {
+	// Exercise is the exercise's id.
+	Exercise string
+	Stage    Stage
+	// Done counts the exercises graded so far (this one included, once Graded); Total the
+	// exercises selected.
+	Done, Total int
+	// Met and Criteria count this exercise's criteria, once Graded.
+	Met, Criteria int
+	// Elapsed is the time spent on this exercise so far.
+	Elapsed time.Duration
+	// Cached says the verdicts came from the cache.
+	Cached bool
 }
 
 // ErrUnknownExercise is returned for an exercise selector that matches no exercise.
@@ -121,7 +155,8 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	rep := &report.Report{Version: report.Version, Target: target(opts), Mode: "student", NotVerified: []string{}}
+	tgt := target(opts)
+	rep := &report.Report{Version: report.Version, Target: tgt.EN, TargetES: tgt.ES, Mode: "student", NotVerified: []string{}}
 	if opts.Trusted {
 		rep.Mode = "trusted"
 	}
@@ -140,15 +175,16 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 	}
 	defer sb.Close()
 	rep.Sandbox = string(sb.Kind())
-	if warning != "" {
-		rep.Warnings = append(rep.Warnings, warning)
+	if warning.EN != "" {
+		rep.Warn(warning)
 	}
 	if bad := opts.Pristine.Mismatches(""); len(bad) > 0 {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf(
-			"this grader was built from an edited tree (%s differ from pristine.sum): grade with a trusted copy of the workbook",
+		rep.Warn(i18n.T("this grader was built from an edited tree (%s differ from pristine.sum): grade with a trusted copy of the workbook",
 			strings.Join(bad, ", ")))
 	}
-	rep.Notes = moduleNotes(opts)
+	for _, n := range moduleNotes(opts) {
+		rep.Note(n)
+	}
 
 	goMod, err := fs.ReadFile(opts.Pristine.Files, "go.mod")
 	if err != nil {
@@ -187,7 +223,11 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 	}
 	results := make([]result, len(selected))
 	sem := make(chan struct{}, opts.Parallel)
-	var wg sync.WaitGroup
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		done int
+	)
 	for i, m := range selected {
 		wg.Go(func() {
 			select {
@@ -197,15 +237,15 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 				return
 			}
 			defer func() { <-sem }()
-			ex, items, err := g.exercise(ctx, m)
+			ex, items, err := g.exercise(ctx, m, len(selected))
 			results[i] = result{ex, items, err}
 			if err == nil {
-				cached := ""
-				if ex.Cached {
-					cached = " (cached)"
-				}
-				opts.Log.Info(fmt.Sprintf("graded %s: %d/%d met in %s%s", m.Exercise, ex.Met(), len(ex.Criteria),
-					(time.Duration(ex.DurationMS) * time.Millisecond).Round(100*time.Millisecond), cached))
+				mu.Lock()
+				done++
+				ev := Progress{Exercise: m.Exercise, Stage: Graded, Done: done, Total: len(selected), Met: ex.Met(),
+					Criteria: len(ex.Criteria), Elapsed: time.Duration(ex.DurationMS) * time.Millisecond, Cached: ex.Cached}
+				mu.Unlock()
+				opts.Progress(ev)
 			}
 		})
 	}
@@ -225,15 +265,17 @@ func Grade(ctx context.Context, opts Options) (*report.Report, error) {
 		}
 	}
 	res := score.Compute(items)
-	rep.Score, rep.MaxScore, rep.Band = res.Score, res.MaxScore, res.Band.Title
+	rep.Score, rep.MaxScore, rep.Band, rep.BandES = res.Score, res.MaxScore, res.Band.Title, res.Band.ES
 	for _, c := range res.Categories {
 		en, es := score.Descriptor(c.Category, c.Level)
+		_, titleES := c.Category.Names()
 		rc := report.Category{
-			Category: string(c.Category), Title: c.Category.Title(), Level: c.Level,
+			Category: string(c.Category), Title: c.Category.Title(), TitleES: titleES, Level: c.Level,
 			Descriptor: en, DescriptorES: es, Met: c.Met, Total: c.Total,
 		}
 		if c.Capped {
-			rc.Capped = "held at 2: levels 3 and 4 need tested code (the criteria graded on your own tests)"
+			t := i18n.T("held at 2: levels 3 and 4 need tested code (the criteria graded on your own tests)")
+			rc.Capped, rc.CappedES = t.EN, t.ES
 		}
 		rep.Rubric = append(rep.Rubric, rc)
 	}
@@ -256,6 +298,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Progress == nil {
+		o.Progress = func(Progress) {}
 	}
 	if o.Pristine == nil {
 		set, err := pristine.Embedded()
@@ -281,18 +326,19 @@ func (o *Options) defaults() error {
 // newSandbox makes the sandbox the options ask for, with the programs the selected criteria
 // need. Without bubblewrap a student's own grading goes on unsandboxed, with a warning; a
 // trusted grading stops unless told to go on.
-func newSandbox(ctx context.Context, opts Options, programs map[string]string, staging string) (*sandbox.Sandbox, string, error) {
+func newSandbox(ctx context.Context, opts Options, programs map[string]string, staging string) (*sandbox.Sandbox, i18n.Text, error) {
 	found := map[string]string{}
 	for name, p := range programs {
 		if p != "" {
 			found[name] = p
 		}
 	}
+	var none i18n.Text
 	if err := os.MkdirAll(staging, 0o755); err != nil {
-		return nil, "", err
+		return nil, none, err
 	}
 	if opts.Sandbox == sandbox.None && opts.Trusted && !opts.Unsandboxed {
-		return nil, "", fmt.Errorf("%w: -sandbox none was asked for (pass -unsandboxed too to accept the risk)", ErrNoSandbox)
+		return nil, none, i18n.Errorf(ErrNoSandbox, "refusing to run a checkout's code without a sandbox: -sandbox none was asked for (pass -unsandboxed too to accept the risk)")
 	}
 	cfg := sandbox.Config{Kind: opts.Sandbox, Limits: opts.Limits, Programs: found, Staging: staging}
 	if cfg.Kind == "" {
@@ -301,35 +347,35 @@ func newSandbox(ctx context.Context, opts Options, programs map[string]string, s
 	sb, err := sandbox.New(ctx, cfg)
 	if err == nil {
 		if sb.Kind() == sandbox.None {
-			return sb, "the exercises' code ran without a sandbox, as asked: it could read and change anything your user can", nil
+			return sb, i18n.T("the exercises' code ran without a sandbox, as asked: it could read and change anything your user can"), nil
 		}
-		return sb, "", nil
+		return sb, none, nil
 	}
 	if !errors.Is(err, sandbox.ErrUnavailable) || opts.Sandbox == sandbox.Bubblewrap {
-		return nil, "", err
+		return nil, none, err
 	}
 	if opts.Trusted && !opts.Unsandboxed {
-		return nil, "", fmt.Errorf("%w: %v (install bubblewrap, or pass -unsandboxed to accept the risk)", ErrNoSandbox, err)
+		return nil, none, i18n.Errorf(ErrNoSandbox, "refusing to run a checkout's code without a sandbox: %v (install bubblewrap, or pass -unsandboxed to accept the risk)", err)
 	}
 	cfg.Kind = sandbox.None
 	sb, err2 := sandbox.New(ctx, cfg)
 	if err2 != nil {
-		return nil, "", err2
+		return nil, none, err2
 	}
-	return sb, fmt.Sprintf("the exercises' code ran without a sandbox (%v): it could read and change anything your user can", err), nil
+	return sb, i18n.T("the exercises' code ran without a sandbox (%v): it could read and change anything your user can", err), nil
 }
 
-func target(opts Options) string {
+func target(opts Options) i18n.Text {
 	if opts.Solutions {
-		return "the reference solutions at " + filepath.Join(opts.Root, "solutions")
+		return i18n.T("the reference solutions at %s", filepath.Join(opts.Root, "solutions"))
 	}
-	return "the working tree at " + opts.Root
+	return i18n.T("the working tree at %s", opts.Root)
 }
 
 // moduleNotes compares the checkout's go.mod and go.sum with the grader's, which are the ones
 // used.
-func moduleNotes(opts Options) []string {
-	var notes []string
+func moduleNotes(opts Options) []i18n.Text {
+	var notes []i18n.Text
 	for _, name := range []string{"go.mod", "go.sum"} {
 		want, err := fs.ReadFile(opts.Pristine.Files, name)
 		if err != nil {
@@ -338,43 +384,43 @@ func moduleNotes(opts Options) []string {
 		got, err := os.ReadFile(filepath.Join(opts.Root, name))
 		switch {
 		case err != nil:
-			notes = append(notes, fmt.Sprintf("%s is missing from the checkout; the grader used its own", name))
+			notes = append(notes, i18n.T("%s is missing from the checkout; the grader used its own", name))
 		case string(got) != string(want):
-			why := ""
+			var why i18n.Text
 			if name == "go.mod" {
 				why = modDiff(got, want)
 			}
-			notes = append(notes, fmt.Sprintf("%s differs from the workbook's%s; the grader used its own, so code that needs another module does not build", name, why))
+			notes = append(notes, i18n.T("%s differs from the workbook's%s; the grader used its own, so code that needs another module does not build", name, why))
 		}
 	}
 	return notes
 }
 
 // modDiff says briefly how a checkout's go.mod differs from the workbook's.
-func modDiff(got, want []byte) string {
+func modDiff(got, want []byte) i18n.Text {
 	g, err := modfile.Parse("go.mod", got, nil)
 	if err != nil {
-		return " (it does not parse)"
+		return i18n.T(" (it does not parse)")
 	}
 	w, err := modfile.Parse("go.mod", want, nil)
 	if err != nil {
-		return ""
+		return i18n.Text{}
 	}
-	var what []string
+	var what []i18n.Text
 	if g.Module == nil || w.Module == nil || g.Module.Mod.Path != w.Module.Mod.Path {
-		what = append(what, "another module path")
+		what = append(what, i18n.T("another module path"))
 	}
 	for _, r := range g.Replace {
-		what = append(what, "replace "+r.Old.Path)
+		what = append(what, i18n.Plain("replace "+r.Old.Path))
 	}
 	for _, x := range g.Exclude {
-		what = append(what, "exclude "+x.Mod.Path)
+		what = append(what, i18n.Plain("exclude "+x.Mod.Path))
 	}
 	if g.Toolchain != nil {
-		what = append(what, "toolchain "+g.Toolchain.Name)
+		what = append(what, i18n.Plain("toolchain "+g.Toolchain.Name))
 	}
 	if len(g.Godebug) > 0 {
-		what = append(what, "godebug")
+		what = append(what, i18n.Plain("godebug"))
 	}
 	versions := map[string]string{}
 	for _, r := range w.Require {
@@ -382,18 +428,18 @@ func modDiff(got, want []byte) string {
 	}
 	for _, r := range g.Require {
 		if v, ok := versions[r.Mod.Path]; !ok {
-			what = append(what, "requires "+r.Mod.Path)
+			what = append(what, i18n.T("requires %s", r.Mod.Path))
 		} else if v != r.Mod.Version {
-			what = append(what, fmt.Sprintf("%s %s instead of %s", r.Mod.Path, r.Mod.Version, v))
+			what = append(what, i18n.T("%s %s instead of %s", r.Mod.Path, r.Mod.Version, v))
 		}
 	}
 	if len(what) == 0 {
-		return ""
+		return i18n.Text{}
 	}
 	if len(what) > 5 {
-		what = append(what[:5], "…")
+		what = append(what[:5], i18n.Plain("…"))
 	}
-	return " (" + strings.Join(what, ", ") + ")"
+	return i18n.T(" (%s)", i18n.Join(what, ", "))
 }
 
 // Select returns the manifests named by selectors, in exercise order, or all of them when
@@ -427,8 +473,8 @@ func Select(all []*manifest.Manifest, selectors []string) ([]*manifest.Manifest,
 			for _, m := range all {
 				ids = append(ids, m.Exercise)
 			}
-			return nil, fmt.Errorf("%w %q (known: %s, or a criterion id such as %s)",
-				ErrUnknownExercise, s, strings.Join(ids, " "), all[0].Criteria[0].ID)
+			return nil, i18n.Errorf(ErrUnknownExercise, "unknown exercise %q (known: %s, or a criterion id such as %s)",
+				s, strings.Join(ids, " "), all[0].Criteria[0].ID)
 		}
 	}
 	var out []*manifest.Manifest

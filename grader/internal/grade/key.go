@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/microservices-workbook/workbook/grader/internal/cache"
+	"github.com/microservices-workbook/workbook/grader/internal/i18n"
 	"github.com/microservices-workbook/workbook/grader/internal/manifest"
 	"github.com/microservices-workbook/workbook/grader/internal/report"
 	"github.com/microservices-workbook/workbook/grader/internal/sandbox"
@@ -75,7 +76,7 @@ func (g *grader) key(m *manifest.Manifest, dir string, co *checkout) string {
 		data, _ := fs.ReadFile(g.opts.Pristine.Files, name)
 		k.Add("pristine:"+name, data)
 	}
-	k.AddString("notes", strings.Join(co.notes, "\n"))
+	k.AddString("notes", i18n.Join(co.notes, "\n").EN)
 	return k.Sum()
 }
 

@@ -35,23 +35,32 @@ func Categories() []Category {
 	return []Category{Architecture, Communication, Resilience, Observability, CodeQuality, ErrorHandling}
 }
 
-// Title returns the category's bilingual display name.
+// Title returns the category's bilingual display name: "Resilience / Resiliencia".
 func (c Category) Title() string {
+	en, es := c.Names()
+	if en == es {
+		return en
+	}
+	return en + " / " + es
+}
+
+// Names returns the category's display name in English and in Spanish.
+func (c Category) Names() (en, es string) {
 	switch c {
 	case Architecture:
-		return "Architecture / Arquitectura"
+		return "Architecture", "Arquitectura"
 	case Communication:
-		return "Communication patterns / Patrones de comunicación"
+		return "Communication patterns", "Patrones de comunicación"
 	case Resilience:
-		return "Resilience / Resiliencia"
+		return "Resilience", "Resiliencia"
 	case Observability:
-		return "Observability / Observabilidad"
+		return "Observability", "Observabilidad"
 	case CodeQuality:
-		return "Code quality / Calidad de código"
+		return "Code quality", "Calidad de código"
 	case ErrorHandling:
-		return "Error handling / Manejo de errores"
+		return "Error handling", "Manejo de errores"
 	}
-	return string(c)
+	return string(c), string(c)
 }
 
 // Valid reports whether c is one of the six rubric categories.

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	workbook "github.com/microservices-workbook/workbook"
+	"github.com/microservices-workbook/workbook/grader/internal/mutant"
 )
 
 var update = flag.Bool("update", false, "rewrite the README checklists from the manifests")
@@ -97,6 +98,16 @@ func TestLoadSortsAndRejectsDuplicates(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid)
 }
 
+func TestChecklistES(t *testing.T) {
+	m, err := Parse("ex07-breaker", []byte(valid))
+	require.NoError(t, err)
+	got, err := m.SyncReadmeES("# Título\n\n" + ChecklistBegin + "\nviejo\n" + ChecklistEnd + "\n")
+	require.NoError(t, err)
+	assert.Contains(t, got, "| ☐ | Máquina de estados | `ex07.state-machine` | Resiliencia |")
+	assert.Equal(t, []string{"ex07.state-machine"}, ChecklistIDs(got))
+	assert.NotContains(t, got, "viejo")
+}
+
 func TestSyncReadme(t *testing.T) {
 	m, err := Parse("ex07-breaker", []byte(valid))
 	require.NoError(t, err)
@@ -119,27 +130,108 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// TestReadmeChecklists fails when an exercise README's checklist differs from its manifest.
-// Run with -update to rewrite the checklists.
+// TestReadmeChecklists fails when the checklist of an exercise's README.md or README.es.md
+// differs from its manifest, when the two differ from each other, when an exercise has no
+// README.es.md, or when the two do not link to each other. Run with -update to rewrite the
+// checklists.
 func TestReadmeChecklists(t *testing.T) {
 	ms, err := Load(workbook.Pristine())
 	require.NoError(t, err)
 	require.NotEmpty(t, ms, "no exercise manifests embedded")
 	for _, m := range ms {
 		t.Run(m.Exercise, func(t *testing.T) {
-			file := filepath.Join(repoRoot(t), m.Dir, "README.md")
-			data, err := os.ReadFile(file)
-			require.NoError(t, err)
-			want, err := m.SyncReadme(string(data))
-			require.NoError(t, err)
-			if *update {
-				require.NoError(t, os.WriteFile(file, []byte(want), 0o644))
-				return
+			readmes := []struct {
+				name string
+				sync func(string) (string, error)
+			}{{"README.md", m.SyncReadme}, {"README.es.md", m.SyncReadmeES}}
+			got := map[string]string{}
+			for _, r := range readmes {
+				name, sync := r.name, r.sync
+				file := filepath.Join(repoRoot(t), m.Dir, name)
+				data, err := os.ReadFile(file)
+				if errors.Is(err, fs.ErrNotExist) && name == "README.es.md" {
+					// A new exercise: its Spanish statement is written by a person, not generated.
+					t.Fatalf("%s has no README.es.md: every exercise has its statement in Spanish too. Translate %s/README.md "+
+						"into %s/README.es.md (same sections; link each to the other), then run "+
+						"go test ./grader/internal/manifest -run TestReadmeChecklists -update to write its checklist", m.Dir, m.Dir, m.Dir)
+				}
+				require.NoError(t, err, "%s/%s: every exercise has its statement in English and in Spanish", m.Dir, name)
+				want, err := sync(string(data))
+				require.NoError(t, err)
+				if *update {
+					require.NoError(t, os.WriteFile(file, []byte(want), 0o644))
+					data = []byte(want)
+				}
+				assert.Equal(t, want, string(data),
+					"%s/%s checklist is out of date with %s/criteria.json; run: go test ./grader/internal/manifest -run TestReadmeChecklists -update", m.Dir, name, m.Dir)
+				got[name] = string(data)
 			}
-			assert.Equal(t, want, string(data),
-				"%s/README.md checklist is out of date with %s/criteria.json; run: go test ./grader/internal/manifest -run TestReadmeChecklists -update", m.Dir, m.Dir)
+			assert.Equal(t, ChecklistIDs(got["README.md"]), ChecklistIDs(got["README.es.md"]), "%s: the two READMEs' checklists differ", m.Dir)
+			assert.Len(t, ChecklistIDs(got["README.es.md"]), len(m.Criteria))
+			assert.Equal(t, headingLevels(got["README.md"]), headingLevels(got["README.es.md"]),
+				"%s: README.es.md has the sections of README.md, at the same levels, in the same order", m.Dir)
+			assert.Contains(t, got["README.md"], "(README.es.md)", "%s/README.md links to the Spanish statement", m.Dir)
+			assert.Contains(t, got["README.es.md"], "(README.md)", "%s/README.es.md links to the English statement", m.Dir)
 		})
 	}
+}
+
+// headingLevels returns the level of each Markdown heading of text, in order (fenced code
+// left out).
+func headingLevels(text string) []int {
+	var levels []int
+	fenced := false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		levels = append(levels, len(line)-len(strings.TrimLeft(line, "#")))
+	}
+	return levels
+}
+
+// TestManifestsAreBilingual fails when a criterion lacks its Spanish title or hint, or when a
+// mutant that the student's tests must catch lacks its Spanish description (the report shows
+// the ones they missed).
+func TestManifestsAreBilingual(t *testing.T) {
+	ms, err := Load(workbook.Pristine())
+	require.NoError(t, err)
+	for _, m := range ms {
+		t.Run(m.Exercise, func(t *testing.T) {
+			assert.NotEmpty(t, m.Title.ES)
+			for _, c := range m.Criteria {
+				assert.NotEmpty(t, c.Title.ES, "%s has no Spanish title", c.ID)
+				assert.NotEmpty(t, strings.TrimSpace(c.HintES), "%s has no hint_es", c.ID)
+				assert.NotEqual(t, c.Hint, c.HintES, "%s: hint_es is the English hint", c.ID)
+				if !c.StudentTests() {
+					continue
+				}
+				mutants, err := mutant.Load(workbook.Reference(), mutant.Dir, m.Dir)
+				require.NoError(t, err)
+				es := map[string]string{}
+				for _, mu := range mutants {
+					es[mu.Name] = mu.DescriptionES
+				}
+				for _, n := range c.Mutants {
+					assert.NotEmpty(t, es[n], "%s/%s.json has no description_es (a student whose tests miss it reads it)", m.Dir, n)
+				}
+			}
+		})
+	}
+}
+
+// TestRootReadmes checks that the workbook's README.md and README.es.md link to each other.
+func TestRootReadmes(t *testing.T) {
+	en, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	require.NoError(t, err)
+	es, err := os.ReadFile(filepath.Join(repoRoot(t), "README.es.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(en), "(README.es.md)")
+	assert.Contains(t, string(es), "(README.md)")
 }
 
 // TestDecidingTestsExist checks that each criterion names a top-level test function of its

@@ -24,9 +24,11 @@ type Replacement struct {
 
 // Mutant is one plausible wrong implementation.
 type Mutant struct {
-	Description string        `json:"description"`
-	File        string        `json:"file"`
-	Replace     []Replacement `json:"replace"`
+	Description string `json:"description"`
+	// DescriptionES says it in Spanish: a student whose tests miss the mutant reads it.
+	DescriptionES string        `json:"description_es,omitempty"`
+	File          string        `json:"file"`
+	Replace       []Replacement `json:"replace"`
 	// Race grades the mutant with the race detector on, as students are graded: the mutant
 	// is a data race that only the detector shows.
 	Race bool `json:"race,omitempty"`

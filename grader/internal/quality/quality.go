@@ -5,7 +5,6 @@ package quality
 
 import (
 	"bytes"
-	"fmt"
 	"go/ast"
 	"go/format"
 	"go/parser"
@@ -13,13 +12,14 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/microservices-workbook/workbook/grader/internal/i18n"
 	"github.com/microservices-workbook/workbook/grader/internal/workspace"
 )
 
-// Finding is the result of one check: OK, or what is wrong.
+// Finding is the result of one check: OK, or what is wrong (in English and Spanish).
 type Finding struct {
 	OK      bool
-	Message string
+	Message i18n.Text
 }
 
 // Report holds the findings of the checks run over a set of files.
@@ -33,7 +33,7 @@ type Report struct {
 // the workbook generates (generated, by path) answer to their generator and are left out; a
 // "Code generated" comment in any other file changes nothing.
 func Check(files []workspace.File, generated map[string]bool) Report {
-	var unformatted, undocumented, todos []string
+	var unformatted, undocumented, todos []i18n.Text
 	fset := token.NewFileSet()
 	for _, file := range files {
 		name, src := file.Path, file.Data
@@ -42,23 +42,27 @@ func Check(files []workspace.File, generated map[string]bool) Report {
 		}
 		f, err := parser.ParseFile(fset, name, src, parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil {
-			unformatted = append(unformatted, name+" (does not parse)")
+			unformatted = append(unformatted, i18n.T("%s (does not parse)", name))
 			continue
 		}
 		if formatted, err := format.Source(src); err != nil || !bytes.Equal(formatted, src) {
-			unformatted = append(unformatted, name)
+			unformatted = append(unformatted, i18n.Plain(name))
 		}
-		undocumented = append(undocumented, Undocumented(f)...)
-		todos = append(todos, TODOs(fset, f)...)
+		for _, n := range Undocumented(f) {
+			undocumented = append(undocumented, i18n.Plain(n))
+		}
+		for _, t := range TODOs(fset, f) {
+			todos = append(todos, i18n.Plain(t))
+		}
 	}
 	return Report{
-		Gofmt: finding(unformatted, "not gofmt-formatted"),
-		Docs:  finding(undocumented, "exported without a doc comment"),
-		TODOs: finding(todos, "TODOs left"),
+		Gofmt: finding(unformatted, i18n.T("not gofmt-formatted")),
+		Docs:  finding(undocumented, i18n.T("exported without a doc comment")),
+		TODOs: finding(todos, i18n.T("TODOs left")),
 	}
 }
 
-func finding(items []string, what string) Finding {
+func finding(items []i18n.Text, what i18n.Text) Finding {
 	if len(items) == 0 {
 		return Finding{OK: true}
 	}
@@ -66,11 +70,11 @@ func finding(items []string, what string) Finding {
 	if len(shown) > 5 {
 		shown = shown[:5]
 	}
-	msg := fmt.Sprintf("%d %s: %s", len(items), what, strings.Join(shown, ", "))
+	list := i18n.Join(shown, ", ")
 	if len(items) > len(shown) {
-		msg += ", …"
+		list = i18n.T("%s, …", list)
 	}
-	return Finding{Message: msg}
+	return Finding{Message: i18n.T("%d %s: %s", len(items), what, list)}
 }
 
 // Undocumented returns the exported top-level names of f that have no doc comment: functions,

@@ -66,11 +66,11 @@ func TestCheck(t *testing.T) {
 
 	rep = Check([]workspace.File{ok, bad}, nil)
 	assert.False(t, rep.Gofmt.OK)
-	assert.Contains(t, rep.Gofmt.Message, "bad.go")
+	assert.Contains(t, rep.Gofmt.Message.EN, "bad.go")
 	assert.False(t, rep.Docs.OK)
-	assert.Contains(t, rep.Docs.Message, "Y")
+	assert.Contains(t, rep.Docs.Message.EN, "Y")
 	assert.False(t, rep.TODOs.OK)
-	assert.Contains(t, rep.TODOs.Message, "bad.go:2")
+	assert.Contains(t, rep.TODOs.Message.EN, "bad.go:2")
 
 	rep = Check([]workspace.File{gen}, nil)
 	assert.False(t, rep.Gofmt.OK, "a file the workbook does not generate is checked, whatever its header says")

@@ -3,19 +3,22 @@ package report
 import (
 	"io"
 	"strings"
+
+	"github.com/microservices-workbook/workbook/grader/internal/i18n"
 )
 
-func writeMarkdown(w io.Writer, r *Report) error {
-	ew := &errWriter{w: w}
-	ew.printf("## Workbook grade: %d/%d — %s\n\n", r.Score, r.MaxScore, r.Band)
-	ew.printf("Graded: %s (sandbox: %s)\n\n", r.Target, r.Sandbox)
-	for _, warn := range r.Warnings {
-		ew.printf("> **Warning:** %s\n\n", warn)
+func writeMarkdown(w io.Writer, r *Report, l i18n.Lang) error {
+	tw := &textWriter{errWriter: &errWriter{w: w}, lang: l}
+	tw.say("## Workbook grade: %d/%d — %s\n\n", r.Score, r.MaxScore, pick(l, r.Band, r.BandES))
+	tw.say("Graded: %s (sandbox: %s)\n\n", pick(l, r.Target, r.TargetES), r.Sandbox)
+	for _, warn := range pickAll(l, r.Warnings, r.WarningsES) {
+		tw.say("> **Warning:** %s\n\n", warn)
 	}
-	for _, n := range r.Notes {
-		ew.printf("> Note: %s\n\n", n)
+	for _, n := range pickAll(l, r.Notes, r.NotesES) {
+		tw.say("> Note: %s\n\n", n)
 	}
-	ew.printf("| Category | Level | Weight met | The rubric says |\n|---|---|---|---|\n")
+	tw.say("| Category | Level | Weight met | The rubric says |\n")
+	tw.printf("|---|---|---|---|\n")
 	for _, c := range r.Rubric {
 		level, says := "—", ""
 		if c.Level > 0 {
@@ -23,52 +26,65 @@ func writeMarkdown(w io.Writer, r *Report) error {
 		}
 		if c.Descriptor != "" {
 			says = c.Descriptor + " / " + c.DescriptorES
+			if l == i18n.Spanish {
+				says = c.DescriptorES
+			}
 		}
-		ew.printf("| %s | %s | %d/%d | %s |\n", c.Title, level, c.Met, c.Total, says)
+		tw.printf("| %s | %s | %d/%d | %s |\n", pick(l, c.Title, c.TitleES), level, c.Met, c.Total, says)
 	}
 	for _, ex := range r.Exercises {
-		ew.printf("\n### %s %s — %d/%d met (build %s)\n\n", ex.ID, ex.Title, ex.Met(), len(ex.Criteria), ex.Build)
+		build := i18n.T("ok")
+		if ex.Build != "ok" {
+			build = i18n.T("failed")
+		}
+		tw.say("\n### %s %s — %d/%d met (build %s)\n\n", ex.ID, pick(l, ex.Title, ex.TitleES), ex.Met(), len(ex.Criteria), build)
 		if ex.Tampered {
-			ew.printf("**Tampered** — this exercise earns no criterion:\n\n")
-			for _, why := range ex.TamperReasons {
-				ew.printf("- %s\n", why)
+			tw.say("**Tampered** — this exercise earns no criterion:\n\n")
+			for _, why := range pickAll(l, ex.TamperReasons, ex.TamperReasonsES) {
+				tw.printf("- %s\n", why)
 			}
-			ew.printf("\n")
+			tw.printf("\n")
 		}
 		if ex.NeedsReview && !ex.Reviewed {
-			ew.printf("**Needs review** — the code uses means that could forge a grade; it earns nothing until an instructor has looked:\n\n")
+			tw.say("**Needs review** — the code uses means that could forge a grade; it earns nothing until an instructor has looked:\n\n")
 			for _, f := range ex.Review {
-				ew.printf("- `%s:%d`: %s\n", f.File, f.Line, f.Text)
+				tw.printf("- `%s:%d`: %s\n", f.File, f.Line, pick(l, f.Text, f.TextES))
 			}
-			ew.printf("\n")
+			tw.printf("\n")
 		}
 		for _, c := range ex.Criteria {
-			ew.printf("- %s **%s** (`%s`)", symbol(c.Status), c.Title, c.ID)
+			tw.printf("- %s **%s** (`%s`)", symbol(c.Status), pick(l, c.Title, c.TitleES), c.ID)
 			if c.Status != Met {
-				ew.printf(" — %s: %s", c.Status, c.Hint)
+				tw.printf(" — %s: %s", StatusText(c.Status).In(l), pick(l, c.Hint, c.HintES))
 				for i, f := range c.Failures {
 					if i == 2 {
 						break
 					}
-					ew.printf("\n  ```\n%s\n  ```", indent(FailureText(f, 4), "  "))
+					tw.printf("\n  ```\n%s\n  ```", indent(FailureText(f, 4), "  "))
 				}
-				for _, m := range c.Missed {
-					ew.printf("\n  - your tests did not notice: %s", m)
+				for _, m := range pickAll(l, c.Missed, c.MissedES) {
+					tw.say("\n  - your tests did not notice: %s", m)
 				}
 			}
-			ew.printf("\n")
+			tw.printf("\n")
 		}
 		var q []string
 		for _, it := range ex.Quality {
-			q = append(q, symbol(it.Status)+" "+it.Check)
+			q = append(q, symbol(it.Status)+" "+checkText(it.Check).In(l))
 		}
-		ew.printf("\nCode quality: %s\n", strings.Join(q, " · "))
-		if ex.Build != "ok" && ex.BuildOutput != "" {
-			ew.printf("\n<details><summary>Build output</summary>\n\n```\n%s\n```\n</details>\n", Summary(ex.BuildOutput, 20))
+		if len(q) > 0 {
+			tw.say("\nCode quality: %s\n", strings.Join(q, " · "))
+		}
+		switch {
+		case ex.BuildOutputES != "":
+			tw.printf("\n%s\n", pick(l, ex.BuildOutput, ex.BuildOutputES))
+		case ex.Build != "ok" && ex.BuildOutput != "":
+			errs, _ := CompilerErrors(ex.BuildOutput, 10)
+			tw.say("\n<details><summary>Build output</summary>\n\n```\n%s\n```\n</details>\n", strings.Join(errs, "\n"))
 		}
 	}
 	if len(r.NotVerified) > 0 {
-		ew.printf("\nNot verified here: %s\n", strings.Join(r.NotVerified, ", "))
+		tw.say("\nNot verified here: %s\n", strings.Join(r.NotVerified, ", "))
 	}
-	return ew.err
+	return tw.err
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/microservices-workbook/workbook/grader/internal/i18n"
 )
 
 func sample() *Report {
@@ -131,4 +133,52 @@ func TestTextGolden(t *testing.T) {
 	assert.Contains(t, out, "go test ./ex07-breaker/ -run '^TestTimeoutAndRecovery$/^half-open after the timeout$'")
 	assert.NotContains(t, out, "msg=tick", "log lines of the code under test are not the explanation")
 	assert.Contains(t, out, "the breaker never half-opens")
+}
+
+// TestFeedbackGolden renders the reports of testdata/reports (graded from real checkouts of
+// ex07: the starter, a half-done exercise, one that does not build, one whose test hangs; see
+// grader's TestReportFixtures) as text and as the watch screen, in English and in Spanish, and
+// compares them with testdata/golden.
+func TestFeedbackGolden(t *testing.T) {
+	for _, name := range []string{"starter", "half-done", "build-error", "timeout"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "reports", name+".json"))
+		require.NoError(t, err)
+		var rep Report
+		require.NoError(t, json.Unmarshal(data, &rep))
+		for _, lang := range i18n.Langs() {
+			for _, view := range []string{"text", "watch"} {
+				t.Run(name+"/"+string(lang)+"/"+view, func(t *testing.T) {
+					var buf bytes.Buffer
+					if view == "text" {
+						require.NoError(t, WriteIn(&buf, &rep, Text, lang))
+					} else {
+						require.NoError(t, WriteWatch(&buf, &rep, lang))
+					}
+					golden := filepath.Join("testdata", "golden", name+"."+view+"."+string(lang)+".txt")
+					if *update {
+						require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
+						require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))
+					}
+					want, err := os.ReadFile(golden)
+					require.NoError(t, err)
+					assert.Equal(t, string(want), buf.String(), "run go test ./grader/internal/report -run TestFeedbackGolden -update after a deliberate change")
+					if lang == i18n.Spanish {
+						assert.Empty(t, i18n.EnglishIn(buf.String()), "English left in the Spanish report")
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestCompilerErrors(t *testing.T) {
+	out := "# example.com/ex\nex/a.go:3:1: syntax error: unexpected }\nex/b.go:10:2: undefined: x\n" +
+		"ex/b.go:11:2: undefined: y\nex/b.go:12:2: too many errors\n"
+	errs, more := CompilerErrors(out, 2)
+	assert.Equal(t, []string{"ex/a.go:3:1: syntax error: unexpected }", "ex/b.go:10:2: undefined: x"}, errs)
+	assert.Equal(t, 2, more)
+
+	errs, more = CompilerErrors("go: updates to go.mod needed\n\tgo mod tidy\n", 5)
+	assert.Equal(t, []string{"go: updates to go.mod needed", "\tgo mod tidy"}, errs, "an error with no file and line is shown as it is")
+	assert.Zero(t, more)
 }

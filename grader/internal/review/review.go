@@ -10,7 +10,6 @@
 package review
 
 import (
-	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -20,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/microservices-workbook/workbook/grader/internal/i18n"
 	"github.com/microservices-workbook/workbook/grader/internal/workspace"
 )
 
@@ -48,12 +48,16 @@ type Finding struct {
 	File string `json:"file"`
 	Line int    `json:"line"`
 	Rule Rule   `json:"rule"`
-	// Text says what was found, for the instructor.
-	Text string `json:"text"`
+	// Text says what was found, for the instructor; TextES says it in Spanish.
+	Text   string `json:"text"`
+	TextES string `json:"text_es,omitempty"`
 }
 
-func (f Finding) String() string {
-	return fmt.Sprintf("%s:%d: %s (%s)", f.File, f.Line, f.Text, f.Rule)
+func (f Finding) String() string { return f.Say().EN }
+
+// Say says where the finding is and what it is, in both languages.
+func (f Finding) Say() i18n.Text {
+	return i18n.T("%s:%d: %s (%s)", f.File, f.Line, i18n.Text{EN: f.Text, ES: f.TextES}, f.Rule)
 }
 
 // Options tune a check.
@@ -83,7 +87,8 @@ func Check(files []workspace.File, opts Options) []Finding {
 			continue
 		}
 		if nonGo[path.Ext(name)] {
-			out = append(out, Finding{File: name, Line: 1, Rule: NonGo, Text: "a non-Go source file the go command would compile or link"})
+			t := i18n.T("a non-Go source file the go command would compile or link")
+			out = append(out, Finding{File: name, Line: 1, Rule: NonGo, Text: t.EN, TextES: t.ES})
 			continue
 		}
 		if !strings.HasSuffix(name, ".go") {
@@ -141,8 +146,8 @@ type checker struct {
 	found   []Finding
 }
 
-func (c *checker) add(pos token.Pos, rule Rule, format string, args ...any) {
-	c.found = append(c.found, Finding{File: c.file, Line: c.fset.Position(pos).Line, Rule: rule, Text: fmt.Sprintf(format, args...)})
+func (c *checker) add(pos token.Pos, rule Rule, t i18n.Text) {
+	c.found = append(c.found, Finding{File: c.file, Line: c.fset.Position(pos).Line, Rule: rule, Text: t.EN, TextES: t.ES})
 }
 
 // allowedSyscall matches the names of syscall and x/sys packages that carry no power: signals
@@ -165,22 +170,22 @@ func (c *checker) check(f *ast.File) {
 		c.imports[name] = p
 		switch {
 		case p == "unsafe" && !c.generated:
-			c.add(imp.Pos(), Unsafe, "imports unsafe")
+			c.add(imp.Pos(), Unsafe, i18n.T("imports unsafe"))
 		case p == "C":
-			c.add(imp.Pos(), NonGo, "uses cgo")
+			c.add(imp.Pos(), NonGo, i18n.T("uses cgo"))
 		case p == "plugin" || p == "os/exec" && !c.cmd:
-			c.add(imp.Pos(), Exec, "imports %s", p)
+			c.add(imp.Pos(), Exec, i18n.T("imports %s", p))
 		case p == "runtime/cgo":
-			c.add(imp.Pos(), NonGo, "imports runtime/cgo")
+			c.add(imp.Pos(), NonGo, i18n.T("imports runtime/cgo"))
 		}
 		if name == "." && (p == "os" || p == "syscall" || p == "unsafe" || strings.HasPrefix(p, "golang.org/x/sys/")) {
-			c.add(imp.Pos(), Syscall, "dot-imports %s", p)
+			c.add(imp.Pos(), Syscall, i18n.T("dot-imports %s", p))
 		}
 	}
 	for _, group := range f.Comments {
 		for _, cm := range group.List {
 			if strings.HasPrefix(cm.Text, "//go:linkname") {
-				c.add(cm.Pos(), Linkname, "a //go:linkname directive")
+				c.add(cm.Pos(), Linkname, i18n.T("a //go:linkname directive"))
 			}
 		}
 	}
@@ -188,11 +193,11 @@ func (c *checker) check(f *ast.File) {
 		if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil {
 			switch {
 			case fn.Name.Name == "init" && !c.generated && !c.opts.Tests:
-				c.add(fn.Pos(), Init, "a func init: code that runs before any test")
+				c.add(fn.Pos(), Init, i18n.T("a func init: code that runs before any test"))
 			case fn.Name.Name == "init" && c.opts.Tests:
-				c.add(fn.Pos(), Init, "a func init in a test file")
+				c.add(fn.Pos(), Init, i18n.T("a func init in a test file"))
 			case fn.Name.Name == "TestMain" && c.opts.Tests:
-				c.add(fn.Pos(), TestMain, "a TestMain: the grader runs your tests itself")
+				c.add(fn.Pos(), TestMain, i18n.T("a TestMain: the grader runs your tests itself"))
 			}
 		}
 	}
@@ -204,18 +209,18 @@ func (c *checker) visit(n ast.Node) bool {
 	case *ast.BasicLit:
 		if x.Kind == token.STRING {
 			if s, err := strconv.Unquote(x.Value); err == nil && procPath.MatchString(s) {
-				c.add(x.Pos(), Proc, "names %s", cutString(s))
+				c.add(x.Pos(), Proc, i18n.T("names %s", cutString(s)))
 			}
 		}
 	case *ast.SelectorExpr:
 		c.selector(x)
 	case *ast.CallExpr:
 		if id, ok := x.Fun.(*ast.Ident); ok && (id.Name == "print" || id.Name == "println") && !c.cmd && !c.opts.Tests {
-			c.add(x.Pos(), Stdio, "the builtin %s writes to standard error", id.Name)
+			c.add(x.Pos(), Stdio, i18n.T("the builtin %s writes to standard error", id.Name))
 		}
 		if sel, ok := x.Fun.(*ast.SelectorExpr); ok && !c.cmd && !c.opts.Tests {
 			if _, isPkg := c.pkgOf(sel.X); !isPkg && strings.HasPrefix(sel.Sel.Name, "Fatal") {
-				c.add(x.Pos(), Exit, "calls %s, which ends the process", sel.Sel.Name)
+				c.add(x.Pos(), Exit, i18n.T("calls %s, which ends the process", sel.Sel.Name))
 			}
 		}
 	case *ast.AssignStmt:
@@ -229,7 +234,7 @@ func (c *checker) visit(n ast.Node) bool {
 			// Taking the address of another package's variable lets code write it later.
 			if sel, ok := x.X.(*ast.SelectorExpr); ok {
 				if p, isPkg := c.pkgOf(sel.X); isPkg && !c.cmd && !c.opts.Tests && mutableVar(p, sel.Sel.Name) {
-					c.add(x.Pos(), ForeignVar, "takes the address of %s.%s", p, sel.Sel.Name)
+					c.add(x.Pos(), ForeignVar, i18n.T("takes the address of %s.%s", p, sel.Sel.Name))
 				}
 			}
 		}
@@ -256,17 +261,17 @@ func (c *checker) selector(x *ast.SelectorExpr) {
 	switch {
 	case p == "syscall" || strings.HasPrefix(p, "golang.org/x/sys/"):
 		if !allowedSyscall.MatchString(name) {
-			c.add(x.Pos(), Syscall, "uses %s.%s", path.Base(p), name)
+			c.add(x.Pos(), Syscall, i18n.T("uses %s.%s", path.Base(p), name))
 		}
 	case p == "os" && name == "NewFile":
-		c.add(x.Pos(), NewFile, "calls os.NewFile: a file from a raw descriptor")
+		c.add(x.Pos(), NewFile, i18n.T("calls os.NewFile: a file from a raw descriptor"))
 	case c.cmd || c.opts.Tests:
 	case p == "os" && name == "Exit", p == "log" && strings.HasPrefix(name, "Fatal"):
-		c.add(x.Pos(), Exit, "calls %s.%s, which ends the process", path.Base(p), name)
+		c.add(x.Pos(), Exit, i18n.T("calls %s.%s, which ends the process", path.Base(p), name))
 	case p == "os" && (name == "Stdout" || name == "Stderr"):
-		c.add(x.Pos(), Stdio, "uses os.%s directly (log through an injected *slog.Logger)", name)
+		c.add(x.Pos(), Stdio, i18n.T("uses os.%s directly (log through an injected *slog.Logger)", name))
 	case p == "fmt" && (name == "Print" || name == "Printf" || name == "Println"):
-		c.add(x.Pos(), Stdio, "calls fmt.%s, which writes to standard output", name)
+		c.add(x.Pos(), Stdio, i18n.T("calls fmt.%s, which writes to standard output", name))
 	}
 }
 
@@ -279,7 +284,7 @@ func (c *checker) foreignWrite(lhs ast.Expr) {
 		case *ast.SelectorExpr:
 			if p, ok := c.pkgOf(x.X); ok {
 				if !c.cmd || p == "os" {
-					c.add(lhs.Pos(), ForeignVar, "assigns to %s.%s, another package's variable", path.Base(p), x.Sel.Name)
+					c.add(lhs.Pos(), ForeignVar, i18n.T("assigns to %s.%s, another package's variable", path.Base(p), x.Sel.Name))
 				}
 				return
 			}

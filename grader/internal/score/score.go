@@ -44,17 +44,18 @@ type Result struct {
 // Band is one of the seed's score bands.
 type Band struct {
 	// Min is the lowest score (out of 24) in the band.
-	Min   int
-	Title string
+	Min int
+	// Title is the band's name in English and Spanish; ES in Spanish only.
+	Title, ES string
 }
 
 // Bands lists the seed's bands, best first.
 func Bands() []Band {
 	return []Band{
-		{22, "Excellent / Excelente — ¡Master de Microservices!"},
-		{18, "Good / Bueno — ¡Desarrollador Senior!"},
-		{14, "Fair / Regular — ¡Desarrollador Mid-level!"},
-		{0, "Needs improvement / Necesita mejora — ¡Sigue practicando!"},
+		{22, "Excellent / Excelente — ¡Master de Microservices!", "Excelente — ¡Master de Microservices!"},
+		{18, "Good / Bueno — ¡Desarrollador Senior!", "Bueno — ¡Desarrollador Senior!"},
+		{14, "Fair / Regular — ¡Desarrollador Mid-level!", "Regular — ¡Desarrollador Mid-level!"},
+		{0, "Needs improvement / Necesita mejora — ¡Sigue practicando!", "Necesita mejora — ¡Sigue practicando!"},
 	}
 }
 

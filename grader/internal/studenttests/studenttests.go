@@ -23,6 +23,7 @@ import (
 
 	"github.com/microservices-workbook/workbook/grader/internal/engine"
 	"github.com/microservices-workbook/workbook/grader/internal/gotest"
+	"github.com/microservices-workbook/workbook/grader/internal/i18n"
 	"github.com/microservices-workbook/workbook/grader/internal/manifest"
 	"github.com/microservices-workbook/workbook/grader/internal/mutant"
 	"github.com/microservices-workbook/workbook/grader/internal/workspace"
@@ -64,10 +65,10 @@ type Input struct {
 type Verdict struct {
 	// Status is "met", "unmet" or "not_verified".
 	Status string
-	// Message says why, in a sentence or a few lines.
-	Message string
-	// Missed describes the mutants the tests did not catch.
-	Missed []string
+	// Message says why, in a sentence or a few lines, in English and Spanish.
+	Message i18n.Text
+	// Missed describes the mutants the tests did not catch; MissedES in Spanish.
+	Missed, MissedES []string
 	// Caught and Total count the listed mutants.
 	Caught, Total int
 }
@@ -100,19 +101,19 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 	}
 	names, err := TestNames(in.Tests)
 	if err != nil {
-		return all(Verdict{Status: Unmet, Message: err.Error()}), nil
+		return all(Verdict{Status: Unmet, Message: i18n.T("%s", err)}), nil
 	}
 	if len(names) == 0 {
-		return all(Verdict{Status: Unmet, Message: fmt.Sprintf(
+		return all(Verdict{Status: Unmet, Message: i18n.T(
 			"no tests of yours found: write them in %s/student_test.go (or any new _test.go file there)", in.GradedDir)}), nil
 	}
 	if in.Reference == nil {
-		return all(Verdict{Status: NotVerified, Message: "this grader has no reference solution to check your tests against (a student edition)"}), nil
+		return all(Verdict{Status: NotVerified, Message: i18n.T("this grader has no reference solution to check your tests against (a student edition)")}), nil
 	}
 	refDir := path.Join("solutions", in.Manifest.Dir)
 	refCode, err := readDir(in.Reference, refDir)
 	if err != nil || len(refCode) == 0 {
-		return all(Verdict{Status: NotVerified, Message: "this grader has no reference solution for " + in.Manifest.Dir}), nil
+		return all(Verdict{Status: NotVerified, Message: i18n.T("this grader has no reference solution for %s", in.Manifest.Dir)}), nil
 	}
 	mutants, err := mutant.Load(in.Reference, mutant.Dir, in.Manifest.Dir)
 	if err != nil {
@@ -164,12 +165,12 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 	}
 	// A test that fails the reference is wrong, whatever it does with the student's code: say
 	// that first.
-	if msg := mustPass(outcomes[refVariant], names, refVariant == in.GradedDir); msg != "" {
-		return all(Verdict{Status: Unmet, Message: "your tests fail against a correct implementation (the reference solution): " + msg +
-			"; a test must accept every correct design the statement allows"}), nil
+	if bad := mustPass(outcomes[refVariant], names, refVariant == in.GradedDir); bad != nil {
+		return all(Verdict{Status: Unmet, Message: i18n.T(
+			"your tests fail against a correct implementation (the reference solution): %s; a test must accept every correct design the statement allows", join(bad))}), nil
 	}
-	if msg := mustPass(outcomes[in.GradedDir], names, true); msg != "" {
-		return all(Verdict{Status: Unmet, Message: "your tests do not pass against your own code: " + msg}), nil
+	if bad := mustPass(outcomes[in.GradedDir], names, true); bad != nil {
+		return all(Verdict{Status: Unmet, Message: i18n.T("your tests do not pass against your own code: %s", join(bad))}), nil
 	}
 
 	// Against each mutant: caught when a test does not pass. A mutant that does not build
@@ -181,19 +182,27 @@ func Grade(ctx context.Context, in Input) (map[string]Verdict, error) {
 	}
 	for _, c := range criteria {
 		v := Verdict{Total: len(c.Mutants)}
+		var missed []mutant.Mutant
 		for _, n := range c.Mutants {
 			if caught[n] {
 				v.Caught++
 			} else {
-				v.Missed = append(v.Missed, byName[n].Description)
+				missed = append(missed, byName[n])
 			}
 		}
-		sort.Strings(v.Missed)
+		sort.Slice(missed, func(i, j int) bool { return missed[i].Description < missed[j].Description })
+		for _, m := range missed {
+			es := m.DescriptionES
+			if es == "" {
+				es = m.Description
+			}
+			v.Missed, v.MissedES = append(v.Missed, m.Description), append(v.MissedES, es)
+		}
 		v.Status = Unmet
 		if v.Caught >= c.MinCaught {
 			v.Status = Met
 		}
-		v.Message = fmt.Sprintf("your tests caught %d of %d wrong implementations (%d needed)", v.Caught, v.Total, c.MinCaught)
+		v.Message = i18n.T("your tests caught %d of %d wrong implementations (%d needed)", v.Caught, v.Total, c.MinCaught)
 		out[c.ID] = v
 	}
 	return out, nil
@@ -258,35 +267,63 @@ func (b *batch) add(dir string, code []workspace.File, failFast bool) {
 	})
 }
 
-// mustPass returns why the outcome is not a pass of every test, or "". Output is shown only
+// mustPass returns why the outcome is not a pass of every test, or nil. Output is shown only
 // for the student's own code.
-func mustPass(out *engine.Outcome, tests []string, show bool) string {
+func mustPass(out *engine.Outcome, tests []string, show bool) []any {
 	if out.Run == nil {
 		if show {
-			return "they do not build:\n" + out.Build.Output
+			return []any{i18n.T("they do not build:\n%s", out.Build.Output)}
 		}
-		return "they do not build against it (do they use something only your code declares?)"
+		return []any{i18n.T("they do not build against it (do they use something only your code declares?)")}
 	}
-	var bad []string
+	var bad []any
 	for _, t := range tests {
 		r := out.Run.Results[t]
 		if r.Status == gotest.Pass || r.Status == gotest.Skip {
 			continue
 		}
-		what := fmt.Sprintf("%s (%s)", t, r.Status)
+		detail := ""
 		if show && len(r.Failures) > 0 {
 			f := r.Failures[0]
-			what += fmt.Sprintf(" at %s: %s", f.Location, firstLine(f.Error))
+			detail = fmt.Sprintf(", %s: %s", f.Location, firstLine(f.Error))
 			if f.Messages != "" {
-				what += " — " + firstLine(f.Messages)
+				detail += " — " + firstLine(f.Messages)
 			}
 		}
-		bad = append(bad, what)
+		bad = append(bad, i18n.T("%s (%s)%s", t, statusText(r.Status), detail))
 	}
 	if out.Run.Forged > 0 {
-		bad = append(bad, "lines on the grader's verdict channel that did not come from the grader")
+		bad = append(bad, i18n.T("lines on the grader's verdict channel that did not come from the grader"))
 	}
-	return strings.Join(bad, "; ")
+	return bad
+}
+
+// statusText names a test's verdict for a person.
+func statusText(s gotest.Status) i18n.Text {
+	switch s {
+	case gotest.Fail:
+		return i18n.T("failed")
+	case gotest.Panic:
+		return i18n.T("panicked")
+	case gotest.Timeout:
+		return i18n.T("timed out")
+	case gotest.NotRun:
+		return i18n.T("did not run")
+	}
+	return i18n.Plain(string(s))
+}
+
+// join joins texts and strings with "; ", in both languages.
+func join(parts []any) i18n.Text {
+	var t i18n.Text
+	for i, p := range parts {
+		sep := ""
+		if i > 0 {
+			sep = "; "
+		}
+		t = i18n.T("%s%s%s", t, sep, p)
+	}
+	return t
 }
 
 func anyFailed(run *gotest.Run, tests []string) bool {
