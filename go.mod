@@ -3,11 +3,8 @@ module github.com/microservices-workbook/workbook
 go 1.26.7
 
 require (
-<<<<<<< HEAD
 	github.com/compose-spec/compose-go/v2 v2.16.2
-=======
 	github.com/fsnotify/fsnotify v1.10.1
->>>>>>> main
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/hashicorp/consul/api v1.34.5
 	github.com/hashicorp/consul/sdk v0.18.2
