@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -234,31 +235,42 @@ func TestRootReadmes(t *testing.T) {
 	assert.Contains(t, string(es), "(README.md)")
 }
 
-// TestDecidingTestsExist checks that each criterion names a top-level test function of its
-// exercise's criteria_test.go, and that every test there decides a criterion.
+// TestDecidingTestsExist checks that each criterion names a top-level test function of one of
+// its exercise's workbook test files (criteria_test.go, or a file of its own such as a test that
+// starts a child process), and that every test of criteria_test.go decides a criterion.
 func TestDecidingTestsExist(t *testing.T) {
 	ms, err := Load(workbook.Pristine())
 	require.NoError(t, err)
 	for _, m := range ms {
 		t.Run(m.Exercise, func(t *testing.T) {
-			src, err := fs.ReadFile(workbook.Pristine(), m.Dir+"/criteria_test.go")
+			files, err := fs.Glob(workbook.Pristine(), m.Dir+"/*_test.go")
 			require.NoError(t, err)
-			f, err := parser.ParseFile(token.NewFileSet(), "criteria_test.go", src, parser.SkipObjectResolution)
-			require.NoError(t, err)
-			declared := map[string]bool{}
-			for _, d := range f.Decls {
-				if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Test") {
-					declared[fn.Name.Name] = true
+			declared := map[string]string{} // test function -> file
+			for _, name := range files {
+				if path.Base(name) == "student_test.go" {
+					continue // the student's: it decides nothing by name
+				}
+				src, err := fs.ReadFile(workbook.Pristine(), name)
+				require.NoError(t, err)
+				f, err := parser.ParseFile(token.NewFileSet(), name, src, parser.SkipObjectResolution)
+				require.NoError(t, err)
+				for _, d := range f.Decls {
+					if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Test") {
+						declared[fn.Name.Name] = path.Base(name)
+					}
 				}
 			}
 			for _, c := range m.Criteria {
 				if c.StudentTests() {
 					continue
 				}
-				assert.True(t, declared[c.Test], "%s: criterion %s names %s, which criteria_test.go does not declare", m.Dir, c.ID, c.Test)
+				_, ok := declared[c.Test]
+				assert.True(t, ok, "%s: criterion %s names %s, which no workbook test file of the exercise declares", m.Dir, c.ID, c.Test)
 				delete(declared, c.Test)
 			}
-			assert.Empty(t, declared, "%s/criteria_test.go has tests that decide no criterion", m.Dir)
+			for name, file := range declared {
+				assert.NotEqual(t, "criteria_test.go", file, "%s/criteria_test.go has %s, which decides no criterion", m.Dir, name)
+			}
 		})
 	}
 }
